@@ -1,0 +1,125 @@
+"""Run configuration: one frozen dataclass whose fields are the notebooks' papermill parameters.
+
+Defaults are the paper's Table I (DESIGN.md §3); profiles are named sets of overrides.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+MODELS = ("alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn")
+DATASETS = ("cifar100", "fashion-mnist", "synthetic")
+
+# Per-granularity loss weights w_g of eq. (7) by model (authors' code, DESIGN.md §3).
+MODEL_GRANULARITY_WEIGHTS = {
+    "alexnet": (1.0, 1.0),
+    "b-alexnet": (1.0, 1.0),
+    "sem-alexnet": (1.0, 1.0),
+    "gran-hbn": (1.5, 0.75),
+    "ag-hbn": (1.0, 1.0),
+}
+
+PROFILES: dict[str, dict] = {
+    # Seconds on a laptop: synthetic data, a narrow network. For tests and nbval only.
+    "smoke": dict(dataset="synthetic", epochs=6, post_epochs=1, width=0.25, train_subset=0,
+                  lr=1e-3),  # a higher lr so the narrow net learns in seconds
+    # A few minutes per model on 2 CPU cores: a training subset and few epochs (shortened!).
+    "quick": dict(dataset="cifar100", epochs=4, post_epochs=1, width=1.0, train_subset=12_000),
+    # Table I exactly: 120 epochs; AG-HBN 100 joint + 20 post-training epochs.
+    "paper": dict(dataset="cifar100", epochs=120, post_epochs=20, width=1.0, train_subset=0),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str = "gran-hbn"
+    dataset: str = "cifar100"
+    profile: str = "paper"
+    epochs: int = 120  # total epochs; AG-HBN spends the last `post_epochs` post-training
+    post_epochs: int = 20  # AG-HBN semantic-exit post-training epochs (eq. 11)
+    batch_size: int = 64
+    lr: float = 1.5e-4  # Adam learning rate η
+    weight_decay: float = 5e-4  # λ
+    post_lr: float = 1e-5  # AG-HBN post-training learning rate
+    exit_weights: tuple[float, ...] = (1.0, 0.8, 0.6)  # w_n, exits 1..3
+    fine_weight: float | None = None  # w_g(fine); None = the model's default
+    coarse_weight: float | None = None  # w_g(coarse); None = the model's default
+    sem_alpha: float = 5.0  # α of eq. (11)
+    sem_fine_weight: float = 1.02  # w_f of eqs. (8) and (10)
+    width: float = 1.0  # channel multiplier; 1.0 = the authors' network
+    train_subset: int = 0  # 0 = the whole training split; else the first n (shuffled) images
+    seed: int = 0
+    eval_batch_size: int = 512
+    device: str = "auto"  # "auto" = cuda when available, else cpu
+    fast: bool = True  # bf16 autocast + CUDA graphs on a GPU; no effect on CPU
+    data_dir: str = ""  # "" = $HBN_DATA or ./data
+    out_dir: str = "runs"
+
+    def __post_init__(self):
+        problems = []
+        if self.model not in MODELS:
+            problems.append(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.dataset not in DATASETS:
+            problems.append(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.profile not in PROFILES and self.profile != "custom":
+            problems.append(f"unknown profile {self.profile!r}; choose one of {', '.join(PROFILES)}")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.post_epochs < self.epochs or (self.model == "ag-hbn" and self.post_epochs < 1):
+            problems.append(
+                f"post_epochs must satisfy 0 <= post_epochs < epochs (AG-HBN needs >= 1), "
+                f"got post_epochs={self.post_epochs}, epochs={self.epochs}"
+            )
+        for name in ("lr", "post_lr", "width"):
+            if not float(getattr(self, name)) > 0:
+                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.weight_decay < 0 or self.train_subset < 0:
+            problems.append("weight_decay and train_subset must be >= 0")
+        if len(self.exit_weights) != 3 or any(w < 0 for w in self.exit_weights):
+            problems.append(f"exit_weights needs 3 non-negative values, got {self.exit_weights}")
+        if problems:
+            raise ValueError("bad run configuration: " + "; ".join(problems))
+
+    @property
+    def granularity_weights(self) -> tuple[float, float]:
+        """(w_fine, w_coarse) of eq. (7), the model's defaults unless overridden."""
+        fine, coarse = MODEL_GRANULARITY_WEIGHTS[self.model]
+        return (self.fine_weight if self.fine_weight is not None else fine,
+                self.coarse_weight if self.coarse_weight is not None else coarse)
+
+    @property
+    def shortened(self) -> bool:
+        """True when the run trains less than the paper's Table I protocol."""
+        return self.epochs < 120 or self.train_subset > 0 or self.width != 1.0
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.model}-s{self.seed}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown run configuration fields {sorted(unknown)}; known: {sorted(known)}")
+        d = dict(d)
+        if "exit_weights" in d:
+            d["exit_weights"] = tuple(d["exit_weights"])
+        return cls(**d)
+
+
+def make_config(profile: str = "quick", **overrides) -> RunConfig:
+    """The profile's settings with `overrides` on top (None values are ignored)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    settings = {**PROFILES[profile], "profile": profile}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return RunConfig.from_dict(settings)

@@ -1,0 +1,193 @@
+"""Joint training of every exit (eq. 7, Table I) and AG-HBN's post-training (eqs. 8-11).
+
+Data stay on the device as uint8; augmentation runs there. On a GPU the same loop adds bf16
+autocast and CUDA graphs (torch.compile "reduce-overhead"); on the CPU it runs in fp32.
+Each epoch is seeded from (seed, epoch), so `resume` ends with the same weights.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from . import runs
+from .config import RunConfig
+from .data import Dataset, batches, load_dataset
+from .losses import joint_loss, semantic_loss
+from .models import create_model
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but no CUDA GPU is visible; use --device cpu")
+    return torch.device(name)
+
+
+def build_model(cfg: RunConfig, ds: Dataset):
+    return create_model(cfg.model, ds.hierarchy.num_fine, ds.hierarchy.num_coarse,
+                        ds.in_channels, cfg.width)
+
+
+def exit_weights(cfg: RunConfig, model) -> list[float]:
+    """w_n for each exit the model has; a single-exit model (AlexNet) uses 1 (Table I: N/A)."""
+    if len(model.exit_stages) == 1:
+        return [1.0]
+    return [cfg.exit_weights[s] for s in model.exit_stages]
+
+
+@torch.no_grad()
+def validate(model, split, ds: Dataset, batch_size: int) -> dict[str, float]:
+    """Accuracy of every exit at every granularity it has (no augmentation)."""
+    model.eval()
+    right: dict[str, float] = {}
+    for x, fine, coarse in batches(split, batch_size, ds.mean, ds.std):
+        for stage, out in zip(model.exit_stages, model(x)):
+            for g, y in (("fine", fine), ("coarse", coarse)):
+                if g in out:
+                    key = f"exit{stage + 1}_{g}"
+                    right[key] = right.get(key, 0.0) + (out[g].argmax(-1) == y).sum().item()
+    return {k: v / len(split) for k, v in right.items()}
+
+
+def _epoch_generator(cfg: RunConfig, epoch: int, device) -> torch.Generator:
+    torch.manual_seed(cfg.seed * 100_003 + epoch)  # dropout: deterministic per epoch
+    return torch.Generator(device=device).manual_seed(cfg.seed * 100_003 + epoch)
+
+
+def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progress: bool = True,
+          log=print, stop_after: int | None = None) -> Path:
+    """Train `cfg` into its run directory and return that directory.
+
+    `stop_after` ends the call after that many epochs in total (to test resuming).
+    """
+    device = resolve_device(cfg.device)
+    out = runs.run_dir(cfg)
+    ckpt_path = out / "checkpoint.pt"
+    if (out / "model.pt").exists() and not resume:
+        raise FileExistsError(f"{out} already holds a finished run; pass --resume to reuse it, "
+                              f"or choose another --out-dir / --seed (nothing was overwritten)")
+    if ckpt_path.exists() and not resume:
+        raise FileExistsError(f"{out} holds an interrupted run; pass --resume to continue it, "
+                              f"or delete the directory to start again")
+    ds = (ds or load_dataset(cfg.dataset, cfg.data_dir or None)).to(device)
+    model = build_model(cfg, ds).to(device)
+    joint_epochs = cfg.epochs - cfg.post_epochs if cfg.model == "ag-hbn" else cfg.epochs
+    start, state = 0, None
+    if resume and ckpt_path.exists():
+        state = runs.load_checkpoint(ckpt_path)
+        if state["config"] != cfg.to_dict():
+            raise ValueError(f"{ckpt_path} was written by a different configuration; resume with "
+                             f"the same settings or start a new run directory")
+        model.load_state_dict(state["model"])
+        start = state["epoch"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(cfg.to_json())
+    runs.write_json(out / "meta.json", {**runs.environment(), "dataset_title": ds.title,
+                                        "shortened": cfg.shortened, "train_images": _n_train(cfg, ds)})
+    if start == 0:
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+    if cfg.shortened:
+        log(f"NOTE: shortened run ({cfg.profile} profile: {cfg.epochs} epochs, "
+            f"{_n_train(cfg, ds)} training images, width {cfg.width}) -- not the paper's protocol")
+    log(f"training {cfg.model} on {ds.title} ({device}), epochs {start + 1}..{cfg.epochs} -> {out}")
+
+    train_split = ds.train
+    if cfg.train_subset:
+        train_split = ds.train.take(torch.arange(min(cfg.train_subset, len(ds.train)), device=device))
+    fast = cfg.fast and device.type == "cuda"
+    forward = torch.compile(model, mode="reduce-overhead") if fast else model
+    w_n, w_g = exit_weights(cfg, model), cfg.granularity_weights
+
+    for epoch in range(start, cfg.epochs):
+        post = epoch >= joint_epochs
+        if epoch == start or epoch == joint_epochs:  # (re)build the phase's optimizer
+            optimizer = _optimizer(cfg, model, post, device)
+            if state is not None and state["post"] == post:
+                optimizer.load_state_dict(state["optimizer"])
+        gen = _epoch_generator(cfg, epoch, device)
+        model.train(not post)  # post-training: frozen network in eval mode (no dropout)
+        t0, total, seen = time.time(), 0.0, 0
+        bar = tqdm(batches(train_split, cfg.batch_size, ds.mean, ds.std, gen, train=True),
+                   total=-(-len(train_split) // cfg.batch_size), disable=not progress,
+                   desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}{' (post)' if post else ''}",
+                   leave=False)
+        for x, fine, coarse in bar:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=fast):
+                outputs = forward(x)
+                if post:
+                    loss, _ = semantic_loss(outputs, fine, coarse, cfg.sem_alpha, cfg.sem_fine_weight)
+                else:
+                    loss, _ = joint_loss(outputs, fine, coarse, w_n, w_g)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(fine)
+            seen += len(fine)
+        train_time = time.time() - t0
+        row = {"epoch": epoch + 1, "phase": "post" if post else "joint",
+               "train_loss": float(total) / seen, "train_s": round(train_time, 2),
+               "img_per_s": round(seen / train_time, 1)}
+        row.update({f"val_{k}": round(v, 4) for k, v in validate(model, ds.val, ds, cfg.eval_batch_size).items()})
+        if post:
+            row["val_sem_fine_share"] = _semantic_share(model, ds)
+        with open(out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        runs.save_atomic({"epoch": epoch + 1, "post": post, "config": cfg.to_dict(),
+                          "model": model.state_dict(), "optimizer": optimizer.state_dict()}, ckpt_path)
+        log(_format_row(row))
+        state = None
+        if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
+            log(f"stopped after epoch {epoch + 1} (resume with --resume)")
+            return out
+    runs.save_atomic({"config": cfg.to_dict(), "model": model.state_dict()}, out / "model.pt")
+    return out
+
+
+def _n_train(cfg: RunConfig, ds: Dataset) -> int:
+    return min(cfg.train_subset, len(ds.train)) if cfg.train_subset else len(ds.train)
+
+
+def _optimizer(cfg: RunConfig, model, post: bool, device) -> torch.optim.Optimizer:
+    fused = device.type == "cuda"
+    if not post:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+    # Post-training: everything frozen but the semantic exit (paper §IV-B).
+    for p in model.parameters():
+        p.requires_grad_(False)
+    head = model.exits["0"].classifiers["semantic"]
+    for p in head.parameters():
+        p.requires_grad_(True)
+    return torch.optim.Adam(head.parameters(), lr=cfg.post_lr, weight_decay=cfg.weight_decay, fused=fused)
+
+
+@torch.no_grad()
+def _semantic_share(model, ds: Dataset) -> float:
+    model.eval()
+    fine = sum((model(x)[0]["semantic"].argmax(-1) == 1).sum().item()
+               for x, _, _ in batches(ds.val, 512, ds.mean, ds.std))
+    return round(fine / len(ds.val), 4)
+
+
+def _format_row(row: dict) -> str:
+    vals = " ".join(f"{k[4:]}={v:.3f}" for k, v in row.items() if k.startswith("val_"))
+    return (f"epoch {row['epoch']:>3} [{row['phase']}] loss {row['train_loss']:.4f} "
+            f"({row['img_per_s']:.0f} img/s) | {vals}")
+
+
+def load_trained(path: Path, device="cpu"):
+    """(config, model) of a finished run directory, weights loaded, in eval mode."""
+    path = Path(path)
+    cfg = runs.load_config(path)
+    if not (path / "model.pt").exists():
+        raise FileNotFoundError(f"{path} has no model.pt: the run did not finish; continue it with "
+                                f"`python -m hbn train ... --resume`")
+    state = runs.load_checkpoint(path / "model.pt")
+    ds_meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
+    return cfg, state, ds_meta
