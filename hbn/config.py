@@ -67,9 +67,9 @@ class RunConfig:
         for name in ("epochs", "batch_size", "eval_batch_size"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.post_epochs < self.epochs or (self.model == "ag-hbn" and self.post_epochs < 1):
+        if self.post_epochs < 0 or (self.model == "ag-hbn" and not 1 <= self.post_epochs < self.epochs):
             problems.append(
-                f"post_epochs must satisfy 0 <= post_epochs < epochs (AG-HBN needs >= 1), "
+                f"AG-HBN needs 1 <= post_epochs < epochs (post-training follows joint training), "
                 f"got post_epochs={self.post_epochs}, epochs={self.epochs}"
             )
         for name in ("lr", "post_lr", "width"):

@@ -1,0 +1,172 @@
+"""Command line: `python -m hbn {models,train,train-all,evaluate,book}`."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .config import DATASETS, MODELS, PROFILES, make_config
+
+# Authors' per-exit FLOPs (thop, batch 1, CIFAR-100; DESIGN.md §2), in MFLOPs.
+REFERENCE_MFLOPS = {"alexnet": [96.45], "b-alexnet": [31.70, 75.63, 135.81],
+                    "gran-hbn": [31.78, 75.79, 136.05]}
+
+
+def cmd_models(args) -> int:
+    from .cost import exit_flops
+    from .models import MODEL_TITLES, count_parameters, create_model
+    print(f"CIFAR-100 shapes (3x32x32 input, 100 fine / 20 coarse), width {args.width}")
+    print(f"{'model':<12} {'params':>11}  {'MFLOPs per exit (ours)':<28} {'authors (DESIGN.md §2)':<24}")
+    for name in MODELS:
+        m = create_model(name, width=args.width)
+        flops = [f / 1e6 for f in exit_flops(m)]
+        ref = REFERENCE_MFLOPS.get(name)
+        print(f"{MODEL_TITLES[name]:<12} {count_parameters(m):>11,}  "
+              f"{' / '.join(f'{f:.2f}' for f in flops):<28} "
+              f"{' / '.join(f'{f:.2f}' for f in ref) if ref else '-':<24}")
+    return 0
+
+
+def _config_from(args, model: str, dataset: str):
+    return make_config(args.profile, model=model, dataset=dataset, epochs=args.epochs,
+                       seed=args.seed, device=args.device, out_dir=args.out_dir,
+                       data_dir=args.data_dir, train_subset=args.train_subset, width=args.width,
+                       batch_size=args.batch_size, fast=None if args.fast is None else args.fast)
+
+
+def _dataset(args) -> str:
+    from .data import resolve_dataset
+    name = args.dataset or PROFILES[args.profile]["dataset"]
+    # Only the profile's default (never an explicit --dataset cifar100) falls back.
+    return resolve_dataset(name, args.data_dir, fallback=args.dataset is None)
+
+
+def cmd_train(args) -> int:
+    from .evaluate import accuracy_table, evaluate
+    from .train import train
+    cfg = _config_from(args, args.model, "synthetic")  # validate names/values before any work
+    cfg = _config_from(args, args.model, _dataset(args))
+    t0 = time.time()
+    run = train(cfg, resume=args.resume, progress=not args.no_progress)
+    df = evaluate(run, device=cfg.device)
+    print(f"\n{cfg.model} on {cfg.dataset} ({cfg.profile} profile{', SHORTENED' if cfg.shortened else ''}), "
+          f"wall {time.time() - t0:.0f} s; test accuracy:\n{accuracy_table(df).round(4).to_string()}")
+    return 0
+
+
+def cmd_train_all(args) -> int:
+    """Train the five models; concurrently on one GPU, one after another on a CPU."""
+    import torch
+    models = args.models or list(MODELS)
+    for m in models:
+        _config_from(args, m, "synthetic")  # fail fast on bad names/values
+    dataset = _dataset(args)
+    common = ["--profile", args.profile, "--dataset", dataset, "--out-dir", args.out_dir,
+              "--device", args.device]
+    for flag in ("epochs", "seed", "train_subset", "width", "batch_size", "data_dir"):
+        if getattr(args, flag) not in (None, ""):
+            common += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    if args.resume:
+        common.append("--resume")
+    concurrent = torch.cuda.is_available() and args.device in ("auto", "cuda") and not args.sequential
+    t0, walls = time.time(), {}
+    if concurrent:
+        procs = {m: subprocess.Popen([sys.executable, "-m", "hbn", "train", "--model", m,
+                                      "--no-progress", *common]) for m in models}
+        failed = [m for m, p in procs.items() if p.wait() != 0]
+    else:
+        failed = []
+        for m in models:
+            t = time.time()
+            if subprocess.call([sys.executable, "-m", "hbn", "train", "--model", m, *common]) != 0:
+                failed.append(m)
+            walls[m] = round(time.time() - t, 1)
+    print(f"train-all on {dataset}: {len(models) - len(failed)}/{len(models)} models in "
+          f"{time.time() - t0:.0f} s{' (concurrent on one GPU)' if concurrent else ''} {walls or ''}")
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import accuracy_table, evaluate
+    from .runs import load_config
+    cfg = load_config(args.run_dir)
+    df = evaluate(args.run_dir, device=args.device)
+    print(f"{cfg.model} on {cfg.dataset} ({cfg.profile} profile); test accuracy:")
+    print(accuracy_table(df).round(4).to_string())
+    return 0
+
+
+def cmd_book(args) -> int:
+    from .book import build
+    return build(profile=args.profile, dataset=args.dataset, force=args.force,
+                 data_dir=args.data_dir, skip_build=args.no_build)
+
+
+def _add_run_options(p, model: bool = True):
+    if model:
+        p.add_argument("--model", choices=MODELS, default="gran-hbn")
+    p.add_argument("--dataset", choices=DATASETS, default=None,
+                   help="default: the profile's (cifar100, falling back loudly to fashion-mnist)")
+    p.add_argument("--profile", choices=list(PROFILES), default="quick")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--train-subset", type=int)
+    p.add_argument("--width", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out-dir", default="runs")
+    p.add_argument("--data-dir", default=os.environ.get("HBN_DATA", ""))
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--no-fast", dest="fast", action="store_false", default=None,
+                   help="disable bf16 + CUDA graphs on a GPU")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m hbn", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("models", help="parameters and per-exit FLOPs of the five models")
+    p.add_argument("--width", type=float, default=1.0)
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("train", help="train one model, then evaluate it on the test set")
+    _add_run_options(p)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("train-all", help="train the five models (concurrently on one GPU)")
+    _add_run_options(p, model=False)
+    p.add_argument("--models", nargs="+", choices=MODELS)
+    p.add_argument("--sequential", action="store_true")
+    p.set_defaults(func=cmd_train_all)
+    p = sub.add_parser("evaluate", help="test-set exit records + accuracy of a run directory")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("book", help="execute the notebooks (papermill) and build the book")
+    p.add_argument("--profile", choices=list(PROFILES), default="quick")
+    p.add_argument("--dataset", choices=DATASETS, default=None)
+    p.add_argument("--data-dir", default=os.environ.get("HBN_DATA", ""))
+    p.add_argument("--force", action="store_true", help="re-execute up-to-date notebooks too")
+    p.add_argument("--no-build", action="store_true", help="execute notebooks only")
+    p.set_defaults(func=cmd_book)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: completed epochs are checkpointed; continue with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
