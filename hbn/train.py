@@ -75,6 +75,7 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
         raise FileExistsError(f"{out} holds an interrupted run; pass --resume to continue it, "
                               f"or delete the directory to start again")
     ds = (ds or load_dataset(cfg.dataset, cfg.data_dir or None)).to(device)
+    torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
     model = build_model(cfg, ds).to(device)
     joint_epochs = cfg.epochs - cfg.post_epochs if cfg.model == "ag-hbn" else cfg.epochs
     start, state = 0, None

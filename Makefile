@@ -1,0 +1,27 @@
+# One entry point. `make book` (main job) and `make test` each do their own set-up.
+PY := .venv/bin/python
+PROFILE ?= quick
+DATASET ?=
+
+.PHONY: book test train-all data venv clean-build
+book: venv data  ## execute the notebooks (reusing up-to-date ones) and build the HTML book
+	PYTHONUNBUFFERED=1 $(PY) -m hbn book --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET))
+
+test: venv data  ## unit tests + nbval regression checks on the smoke notebooks
+	$(PY) -m pytest --nbval-lax -p no:cacheprovider
+
+train-all: venv data  ## train and evaluate the five models (no book)
+	$(PY) -m hbn train-all --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET))
+
+data: venv
+	PYTHON=$(PY) scripts/get-fashion-mnist.sh
+
+venv: .venv/.installed
+.venv/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[all]"
+	touch $@
+
+clean-build:
+	rm -rf _build

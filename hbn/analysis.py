@@ -1,0 +1,286 @@
+"""Metrics over exit records: accuracy, specificity (eq. 13), τ sweeps (Fig. 3), operating
+regions (Table II), entropy summaries (Fig. 5), oracle and forced-exit accuracies (Fig. 4).
+
+Everything reads `hbn.records.as_arrays` output `a` (arrays of shape (N images, n_exits)).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import routing as R
+
+ARRAY_KEYS = ("fine_pred", "fine_pred_coarse", "coarse_pred", "fine_entropy", "coarse_entropy",
+              "fine_true", "coarse_true", "exits")
+
+
+def _check(a: dict) -> None:
+    missing = [k for k in ARRAY_KEYS if k not in a]
+    if missing:
+        raise ValueError(f"records arrays lack {missing}; build them with hbn.records.as_arrays")
+
+
+def _correct(a: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, B) bools: fine right, coarse right, fine answer right at coarse level."""
+    _check(a)
+    ft, ct = np.asarray(a["fine_true"])[:, None], np.asarray(a["coarse_true"])[:, None]
+    return (np.asarray(a["fine_pred"]) == ft, np.asarray(a["coarse_pred"]) == ct,
+            np.asarray(a["fine_pred_coarse"]) == ct)
+
+
+def _exit_number(a: dict, branch) -> int:
+    return int(np.asarray(a["exits"])[branch])
+
+
+def score(a: dict, exit_index, is_fine, mode: str = "sample", batch_size: int = 512,
+          flops=None) -> dict:
+    """Accuracy, specificity δ (eq. 13), hierarchical accuracy, exit shares (and mean FLOPs).
+
+    Each image is scored at the granularity it was answered at; hierarchical accuracy scores
+    every answer at the coarse level (a fine answer via its superclass). δ is the share of fine
+    answers: per image in sample mode, the mean over chunks of each chunk's fine share in batch
+    mode. `flops`: one cost per exit (e.g. hbn.cost.exit_flops).
+    """
+    fine_ok, coarse_ok, hier_ok = _correct(a)
+    n, n_exits = fine_ok.shape
+    e = R.as_numpy(exit_index, np.int64)
+    f = R.as_numpy(is_fine, bool)
+    if e.shape != (n,) or f.shape != (n,):
+        raise ValueError(f"exit_index and is_fine must have shape ({n},)")
+    if e.min() < 0 or e.max() >= n_exits:
+        raise ValueError(f"exit_index must lie in [0, {n_exits})")
+    rows = np.arange(n)
+    for g, used in (("fine", f), ("coarse", ~f)):
+        if np.any(np.asarray(a[f"{g}_pred"])[rows, e][used] < 0):
+            raise ValueError(f"some images answer {g} at an exit that has no {g} head")
+    starts = R.decision_units(n, mode, batch_size)
+    out = {
+        "accuracy": float(np.where(f, fine_ok[rows, e], coarse_ok[rows, e]).mean()),
+        "specificity": float(R.unit_means(f.astype(np.float64), starts).mean()),
+        "hierarchical_accuracy": float(np.where(f, hier_ok[rows, e], coarse_ok[rows, e]).mean()),
+        "exit_share": (np.bincount(e, minlength=n_exits) / n).tolist(),
+    }
+    if flops is not None:
+        flops = np.asarray(flops, dtype=np.float64)
+        if flops.shape != (n_exits,):
+            raise ValueError(f"flops must have one value per exit ({n_exits})")
+        out["mean_flops"] = float(flops[e].mean())
+    return out
+
+
+# --- τ sweeps ------------------------------------------------------------------------------------
+
+def _sweep(uf, uc, th, counts, taus):
+    """Exact Algorithm 1 outcomes for every τ at once, on decision units.
+
+    uf, uc: (M, B) unit mean entropies; counts: (M, B) per-unit counts of fine-right,
+    coarse-right, fine-right-at-coarse-level, plus "size" (M,). Per unit the answer depends
+    only on which d_n = e_f - e_c lie below τ, i.e. on how many of its sorted d_n do, so each
+    unit has B + 1 possible outcomes; their differences sit at the sorted d_n. Summing those
+    steps over units (sort + cumsum) and reading them at each τ (searchsorted) gives every
+    τ's totals in O(MB log MB + T log MB).
+    """
+    m, b = uf.shape
+    d = R.fine_margin(uf, uc)
+    order = np.argsort(d, axis=1, kind="stable")
+    rank = np.argsort(order, axis=1)
+    level_cond = rank[:, None, :] < np.arange(b + 1)[None, :, None]  # (M, B+1 levels, B)
+    rep = lambda x: np.repeat(x[:, None, :], b + 1, axis=1).reshape(-1, b)  # noqa: E731
+    e, f = R.algorithm1(rep(uf), rep(uc), th, level_cond.reshape(-1, b),
+                        np.ones((m * (b + 1), b), bool))
+    e, f = e.reshape(m, b + 1), f.reshape(m, b + 1)
+    rows = np.arange(m)[:, None]
+    size = counts["size"][:, None]
+    per_level = {  # (M, B+1) totals per unit and level
+        "correct": np.where(f, counts["fine"][rows, e], counts["coarse"][rows, e]),
+        "hier": np.where(f, counts["hier"][rows, e], counts["coarse"][rows, e]),
+        "fine_units": f.astype(np.int64),
+    }
+    for k in range(b):
+        per_level[f"exit{k}"] = np.where(e == k, size, 0)
+    steps_at = np.take_along_axis(d, order, axis=1).reshape(-1)  # (M*B,) sorted per unit
+    by_tau = np.argsort(steps_at, kind="stable")
+    where = np.searchsorted(steps_at[by_tau], taus, side="left")  # steps with d < τ
+    out = {}
+    for name, v in per_level.items():
+        steps = np.diff(v, axis=1).reshape(-1)[by_tau]
+        out[name] = v[:, 0].sum() + np.concatenate([[0], np.cumsum(steps)])[where]
+    return out
+
+
+def tau_sweep(a: dict, taus, branch: int | None = None, mode: str = "sample",
+              batch_size: int = 512, threshold=None, flops=None) -> pd.DataFrame:
+    """Accuracy, specificity and hierarchical accuracy at every τ in `taus`.
+
+    branch: 0-based exit column for a forced exit there (Fig. 3), or None for Algorithm 1's
+    dynamic early exit with `threshold` (scalar or per exit). Exact: equals calling the
+    routing rules once per τ. Columns also give the rule, branch, 1-based `exit` number,
+    mode and batch size (sample mode = chunks of 1 image); dynamic sweeps add exit shares
+    (and mean FLOPs when `flops` is given).
+    """
+    fine_ok, coarse_ok, hier_ok = _correct(a)
+    taus = R.as_numpy(taus).reshape(-1)
+    if np.isnan(taus).any():
+        raise ValueError("taus contain NaN")
+    n, n_exits = fine_ok.shape
+    cols = list(range(n_exits)) if branch is None else [branch]
+    if branch is not None and not 0 <= branch < n_exits:
+        raise ValueError(f"branch must be in [0, {n_exits}) (0-based), got {branch}")
+    if branch is None and threshold is None:
+        raise ValueError("a dynamic sweep (branch=None) needs a threshold")
+    th = R.thresholds(np.inf if branch is not None else threshold, len(cols))
+    ef, ec = R._pair(np.asarray(a["fine_entropy"])[:, cols], np.asarray(a["coarse_entropy"])[:, cols])
+    starts = R.decision_units(n, mode, batch_size)
+    sums = lambda x: np.add.reduceat(x[:, cols].astype(np.int64), starts, axis=0)  # noqa: E731
+    counts = {"fine": sums(fine_ok), "coarse": sums(coarse_ok), "hier": sums(hier_ok),
+              "size": np.diff(np.append(starts, n))}
+    tot = _sweep(R.unit_means(ef, starts), R.unit_means(ec, starts), th, counts, taus)
+    df = pd.DataFrame({
+        "tau": taus, "accuracy": tot["correct"] / n,
+        "specificity": tot["fine_units"] / len(starts),
+        "hierarchical_accuracy": tot["hier"] / n,
+        "rule": "dynamic" if branch is None else "forced",
+        "branch": branch, "exit": None if branch is None else _exit_number(a, branch),
+        "mode": mode, "batch_size": 1 if mode == "sample" else int(batch_size)})
+    if branch is None:
+        shares = np.stack([tot[f"exit{k}"] / n for k in range(n_exits)], 1)  # (T, B)
+        for k in range(n_exits):
+            df[f"exit_share_{_exit_number(a, k)}"] = shares[:, k]
+        if flops is not None:
+            df["mean_flops"] = shares @ np.asarray(flops, dtype=np.float64)
+    return df
+
+
+def paper_tau_grid() -> np.ndarray:
+    """The paper's τ grid: 0 to 1 in steps of 0.02 (51 values)."""
+    return np.round(np.arange(0, 1.0001, 0.02), 2)
+
+
+def wide_tau_grid(a: dict, n: int = 1001, margin: float = 0.05) -> np.ndarray:
+    """`n` evenly spaced τ spanning every d = e_f - e_c in the records, plus `margin` x range
+    each side, so both ends have specificity 0 and 1 at every branch and batch size."""
+    d = np.asarray(a["fine_entropy"], np.float64) - np.asarray(a["coarse_entropy"], np.float64)
+    d = d[np.isfinite(d)]
+    if not len(d):
+        raise ValueError("no exit has both a fine and a coarse head")
+    lo, hi = d.min(), d.max()
+    pad = margin * (hi - lo if hi > lo else 1.0)
+    return np.linspace(lo - pad, hi + pad, n)
+
+
+# --- operating regions (Table II) ---------------------------------------------------------------
+
+def operating_region(sweep: pd.DataFrame) -> dict:
+    """The τ range over which specificity moves, from one sweep (one branch, mode, batch size).
+
+    Definition: start / end = the smallest / largest τ of the sweep grid at which the
+    specificity is strictly between 0 and 1; size = end - start; n_points = how many grid
+    points lie strictly inside. NaN start/end/size (n_points 0) when no grid point does,
+    e.g. when the grid is too coarse or the decision is one step (a single chunk).
+    """
+    keys = [c for c in ("rule", "branch", "mode", "batch_size") if c in sweep]
+    if keys and len(sweep[keys].astype(str).drop_duplicates()) > 1:
+        raise ValueError(f"operating_region needs one sweep; split by {keys} first")
+    inside = sweep.loc[(sweep["specificity"] > 0) & (sweep["specificity"] < 1), "tau"]
+    if not len(inside):
+        return dict(start=np.nan, end=np.nan, size=np.nan, n_points=0)
+    start, end = float(inside.min()), float(inside.max())
+    return dict(start=start, end=end, size=end - start, n_points=int(len(inside)))
+
+
+def _both_heads(a: dict) -> list[int]:
+    both = ~np.isnan(a["fine_entropy"]).any(0) & ~np.isnan(a["coarse_entropy"]).any(0)
+    return np.flatnonzero(both).tolist()
+
+
+def operating_regions(a: dict, taus, modes=("sample", "batch"),
+                      batch_sizes=(512,)) -> pd.DataFrame:
+    """`operating_region` per branch (with both heads) x mode x batch size, forced exits.
+    Sample mode does not depend on batch size and gets one row (batch_size 1)."""
+    rows = []
+    for b in _both_heads(a):
+        for mode in modes:
+            for bs in (batch_sizes if mode == "batch" else (1,)):
+                sw = tau_sweep(a, taus, branch=b, mode=mode, batch_size=bs)
+                rows.append(dict(branch=b, exit=_exit_number(a, b), mode=mode, batch_size=bs,
+                                 **operating_region(sw)))
+    return pd.DataFrame(rows)
+
+
+def region_vs_batch_size(a: dict, taus=None, batch_sizes=(1, 8, 64, 512)) -> pd.DataFrame:
+    """How the operating region changes with the test batch size (batch-mean decisions).
+    The paper notes it grows as the batch shrinks (§VI-A). Default grid: `wide_tau_grid`."""
+    taus = wide_tau_grid(a) if taus is None else taus
+    return operating_regions(a, taus, modes=("batch",), batch_sizes=batch_sizes)
+
+
+# --- entropies (Fig. 5), oracle and forced-exit accuracies (Fig. 4) -----------------------------
+
+def _stats(x: np.ndarray, prefix: str) -> dict:
+    x = x[~np.isnan(x)]
+    qs = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
+    if not len(x):
+        return {f"{prefix}_{k}": np.nan for k in ("mean", *qs)}
+    return {f"{prefix}_mean": float(x.mean()),
+            **{f"{prefix}_{k}": float(np.quantile(x, q)) for k, q in qs.items()}}
+
+
+def entropy_summary(a: dict) -> pd.DataFrame:
+    """Per branch: mean and quantiles of fine and coarse entropy (nats), and `overlap` = share
+    of images whose fine entropy is below the branch's median coarse entropy (NaN where the
+    branch lacks a head)."""
+    _check(a)
+    rows = []
+    for b in range(a["fine_entropy"].shape[1]):
+        ef, ec = a["fine_entropy"][:, b], a["coarse_entropy"][:, b]
+        row = dict(branch=b, exit=_exit_number(a, b), **_stats(ef, "fine"), **_stats(ec, "coarse"))
+        row["overlap"] = (float(np.mean(ef < row["coarse_median"]))
+                          if not (np.isnan(ef).all() or np.isnan(ec).all()) else np.nan)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def entropy_falls_with_depth(a: dict) -> dict[str, bool]:
+    """Per granularity: is the median entropy strictly decreasing over the branches that have
+    that head? Granularities present on fewer than two branches are left out."""
+    s = entropy_summary(a)
+    out = {}
+    for g in ("fine", "coarse"):
+        med = s[f"{g}_median"].dropna().to_numpy()
+        if len(med) >= 2:
+            out[g] = bool(np.all(np.diff(med) < 0))
+    return out
+
+
+def oracle(a: dict) -> pd.DataFrame:
+    """Per branch: the oracle answers fine iff its fine head is right, else coarse; its
+    accuracy (right at either level), the specificity that implies, and the all-fine /
+    all-coarse accuracies for comparison. NaN where the branch lacks a head."""
+    fine_ok, coarse_ok, _ = _correct(a)
+    rows = []
+    for b in range(fine_ok.shape[1]):
+        has_f, has_c = (bool((a[f"{g}_pred"][:, b] >= 0).all()) for g in ("fine", "coarse"))
+        both = has_f and has_c
+        rows.append(dict(
+            branch=b, exit=_exit_number(a, b),
+            oracle_accuracy=float((fine_ok[:, b] | coarse_ok[:, b]).mean()) if both else np.nan,
+            oracle_specificity=float(fine_ok[:, b].mean()) if both else np.nan,
+            all_fine_accuracy=float(fine_ok[:, b].mean()) if has_f else np.nan,
+            all_coarse_accuracy=float(coarse_ok[:, b].mean()) if has_c else np.nan))
+    return pd.DataFrame(rows)
+
+
+def forced_accuracy(a: dict) -> pd.DataFrame:
+    """Per branch, every image forced to exit there (Fig. 4 / DESIGN.md §5): accuracy at
+    specificity 0 (all coarse) and 1 (all fine), and the hierarchical accuracy of each."""
+    fine_ok, coarse_ok, hier_ok = _correct(a)
+    rows = []
+    for b in range(fine_ok.shape[1]):
+        has_f, has_c = (bool((a[f"{g}_pred"][:, b] >= 0).all()) for g in ("fine", "coarse"))
+        rows.append(dict(
+            branch=b, exit=_exit_number(a, b),
+            accuracy_spec0=float(coarse_ok[:, b].mean()) if has_c else np.nan,
+            accuracy_spec1=float(fine_ok[:, b].mean()) if has_f else np.nan,
+            hierarchical_accuracy_spec0=float(coarse_ok[:, b].mean()) if has_c else np.nan,
+            hierarchical_accuracy_spec1=float(hier_ok[:, b].mean()) if has_f else np.nan))
+    return pd.DataFrame(rows)

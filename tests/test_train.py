@@ -1,0 +1,110 @@
+import json
+
+import pytest
+import torch
+
+from hbn import runs
+from hbn.cli import main
+from hbn.config import RunConfig, make_config
+from hbn.evaluate import accuracy_table, evaluate
+from hbn.train import train
+
+
+def _cfg(tmp_path, **kw):
+    return make_config("smoke", out_dir=str(tmp_path), **kw)
+
+
+def test_resume_ends_with_the_same_weights(tmp_path, synthetic):
+    # AG-HBN, 3 epochs = 2 joint + 1 post-training: interrupt after each phase boundary.
+    a = _cfg(tmp_path / "a", model="ag-hbn", epochs=3)
+    b = _cfg(tmp_path / "b", model="ag-hbn", epochs=3)
+    run_a = train(a, synthetic, progress=False, log=lambda *_: None)
+    run_b = train(b, synthetic, progress=False, log=lambda *_: None, stop_after=1)
+    assert not (run_b / "model.pt").exists()
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(b, synthetic, progress=False, log=lambda *_: None)
+    train(b, synthetic, resume=True, progress=False, log=lambda *_: None, stop_after=2)
+    train(b, synthetic, resume=True, progress=False, log=lambda *_: None)
+    wa = torch.load(run_a / "model.pt")["model"]
+    wb = torch.load(run_b / "model.pt")["model"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    metrics = runs.read_metrics(run_b)
+    assert [m["epoch"] for m in metrics] == [1, 2, 3]
+    assert [m["phase"] for m in metrics] == ["joint", "joint", "post"]
+
+
+def test_post_training_changes_only_the_semantic_exit(tmp_path, synthetic):
+    cfg = _cfg(tmp_path, model="ag-hbn", epochs=2)
+    run = train(cfg, synthetic, progress=False, log=lambda *_: None, stop_after=1)
+    before = torch.load(run / "checkpoint.pt")["model"]
+    train(cfg, synthetic, resume=True, progress=False, log=lambda *_: None)
+    after = torch.load(run / "model.pt")["model"]
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"exits.0.classifiers.semantic.weight", "exits.0.classifiers.semantic.bias"}
+
+
+def test_run_directory_contents_and_evaluation(tmp_path, synthetic):
+    run = train(_cfg(tmp_path, model="sem-alexnet", epochs=2), synthetic, progress=False,
+                log=lambda *_: None)
+    assert RunConfig.from_dict(json.loads((run / "config.json").read_text())).model == "sem-alexnet"
+    meta = json.loads((run / "meta.json").read_text())
+    assert {"git", "torch", "torchvision", "device", "dataset_title"} <= set(meta)
+    assert meta["shortened"] is True
+    metrics = runs.read_metrics(run)
+    assert len(metrics) == 2 and {"val_exit1_coarse", "val_exit3_fine"} <= set(metrics[0])
+    df = evaluate(run, synthetic)
+    assert len(df) == 3 * len(synthetic.test)
+    table = accuracy_table(df)
+    assert table.loc[1, "fine"] != table.loc[1, "fine"]  # NaN: Sem-AlexNet's exit 1 is coarse only
+    assert 0 <= table.loc[3, "fine"] <= 1
+    # evaluation is deterministic
+    assert evaluate(run, synthetic).equals(df)
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path, synthetic):
+    cfg = _cfg(tmp_path, model="alexnet", epochs=2)
+    run = train(cfg, synthetic, progress=False, log=lambda *_: None, stop_after=1)
+    (run / "checkpoint.pt").write_bytes(b"garbage")
+    with pytest.raises(RuntimeError, match="corrupt"):
+        train(cfg, synthetic, resume=True, progress=False, log=lambda *_: None)
+
+
+def test_bad_config_values_are_rejected():
+    with pytest.raises(ValueError, match="unknown profile"):
+        make_config("huge")
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
+        make_config("smoke", epochs=0)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        make_config("smoke", lr=-1.0)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        make_config("smoke", dataset="imagenet")
+    with pytest.raises(ValueError, match="AG-HBN needs"):
+        make_config("smoke", model="ag-hbn", epochs=1)
+    assert make_config("paper", model="gran-hbn").granularity_weights == (1.5, 0.75)
+    assert make_config("paper").shortened is False
+
+
+def test_cli_rejects_bad_input_before_work(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "resnet"])
+    assert main(["train", "--profile", "smoke", "--epochs", "-1", "--out-dir", str(tmp_path)]) == 2
+    assert "epochs must be >= 1" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing was written
+
+
+def test_cli_models_table(capsys):
+    assert main(["models", "--width", "0.25"]) == 0
+    out = capsys.readouterr().out
+    assert "Gran-HBN" in out and "AG-HBN" in out and "31.78" in out
+
+
+def test_cli_train_and_evaluate_smoke(tmp_path, capsys):
+    assert main(["train", "--model", "b-alexnet", "--profile", "smoke", "--epochs", "1",
+                 "--out-dir", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic" in out and "SHORTENED" in out and "coarse" in out
+    run = tmp_path / "synthetic" / "smoke" / "b-alexnet-s0"
+    assert (run / "records.csv.gz").exists()
+    assert main(["evaluate", str(run)]) == 0
