@@ -129,7 +129,8 @@ def tau_sweep(a: dict, taus, branch: int | None = None, mode: str = "sample",
     if branch is None and threshold is None:
         raise ValueError("a dynamic sweep (branch=None) needs a threshold")
     th = R.thresholds(np.inf if branch is not None else threshold, len(cols))
-    ef, ec = R._pair(np.asarray(a["fine_entropy"])[:, cols], np.asarray(a["coarse_entropy"])[:, cols])
+    ef, ec = R.entropy_pair(np.asarray(a["fine_entropy"])[:, cols],
+                            np.asarray(a["coarse_entropy"])[:, cols])
     starts = R.decision_units(n, mode, batch_size)
     sums = lambda x: np.add.reduceat(x[:, cols].astype(np.int64), starts, axis=0)  # noqa: E731
     counts = {"fine": sums(fine_ok), "coarse": sums(coarse_ok), "hier": sums(hier_ok),

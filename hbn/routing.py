@@ -59,17 +59,17 @@ def fine_margin(fine_entropy: np.ndarray, coarse_entropy: np.ndarray) -> np.ndar
 
 def _entropies(x, name: str, ndim: int = 2) -> np.ndarray:
     e = as_numpy(x)
-    if e.ndim != ndim:
-        raise ValueError(f"{name} must have {ndim} dimension(s) (images{', exits' * (ndim == 2)}),"
-                         f" got shape {e.shape}")
-    missing = np.isnan(e).any(axis=0) if ndim == 2 else np.isnan(e).any()
-    if np.any(missing):
-        where = f" at exit column(s) {np.flatnonzero(missing).tolist()} (0-based)" if ndim == 2 else ""
+    axes = "(images, exits)" if ndim == 2 else "(images,)"
+    if e.ndim != ndim or len(e) == 0:
+        raise ValueError(f"{name} must have shape {axes} with >= 1 image, got {e.shape}")
+    missing = np.isnan(e).any(axis=0) if ndim == 2 else np.isnan(e).any(keepdims=True)
+    if missing.any():
+        where = f" at exit column(s) {np.flatnonzero(missing).tolist()} (0-based)" * (ndim == 2)
         raise ValueError(f"{name} has NaN{where}: that exit lacks the head this rule needs")
     return e
 
 
-def _pair(fine_entropy, coarse_entropy, ndim: int = 2) -> tuple[np.ndarray, np.ndarray]:
+def entropy_pair(fine_entropy, coarse_entropy, ndim: int = 2) -> tuple[np.ndarray, np.ndarray]:
     ef = _entropies(fine_entropy, "fine_entropy", ndim)
     ec = _entropies(coarse_entropy, "coarse_entropy", ndim)
     if ef.shape != ec.shape:
@@ -128,7 +128,7 @@ def gran_hbn(fine_entropy, coarse_entropy, threshold, tau, mode: str = "sample",
 
     Larger τ gives more fine answers: τ = -inf never answers fine, τ = +inf always does.
     """
-    ef, ec = _pair(fine_entropy, coarse_entropy)
+    ef, ec = entropy_pair(fine_entropy, coarse_entropy)
     th, tau = thresholds(threshold, ef.shape[1]), _tau(tau)
     starts = decision_units(len(ef), mode, batch_size)
     uf, uc = unit_means(ef, starts), unit_means(ec, starts)  # (M, B)
@@ -141,7 +141,7 @@ def ag_hbn(fine_entropy, coarse_entropy, sem_prob_fine, threshold, mode: str = "
            batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """AG-HBN: Algorithm 1 with eq. (12) in place of τ. The unit answers fine iff the mean of
     ŷ_sem = 1[sem_prob_fine >= 0.5] over the unit is >= 0.5; coarse iff it is < 0.5."""
-    ef, ec = _pair(fine_entropy, coarse_entropy)
+    ef, ec = entropy_pair(fine_entropy, coarse_entropy)
     th = thresholds(threshold, ef.shape[1])
     starts = decision_units(len(ef), mode, batch_size)
     fine_u = unit_means(_semantic(sem_prob_fine, len(ef)), starts) >= 0.5  # (M,)
@@ -174,7 +174,7 @@ def forced(n_images: int, branch: int, is_fine=False) -> tuple[np.ndarray, np.nd
 def gran_hbn_forced(fine_entropy, coarse_entropy, tau, mode: str = "sample",
                     batch_size: int = 512) -> np.ndarray:
     """Algorithm 1's last-branch rule at one branch: fine iff e_f - τ < e_c. Inputs (N,)."""
-    ef, ec = _pair(fine_entropy, coarse_entropy, ndim=1)
+    ef, ec = entropy_pair(fine_entropy, coarse_entropy, ndim=1)
     tau = _tau(tau)
     starts = decision_units(len(ef), mode, batch_size)
     fine_u = fine_margin(unit_means(ef, starts), unit_means(ec, starts)) < tau

@@ -192,3 +192,27 @@ def load_trained(path: Path, device="cpu"):
     state = runs.load_checkpoint(path / "model.pt")
     ds_meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
     return cfg, state, ds_meta
+
+
+# Fields that say where or on what a run happened, not what it computed.
+_LOCATION_FIELDS = ("out_dir", "data_dir", "device")
+
+
+def same_experiment(a: RunConfig, b: RunConfig) -> bool:
+    da, db = a.to_dict(), b.to_dict()
+    return all(da[k] == db[k] for k in da if k not in _LOCATION_FIELDS)
+
+
+def train_or_reuse(cfg: RunConfig, ds: Dataset | None = None, progress: bool = False,
+                   log=print) -> Path:
+    """Reuse a finished run of the same experiment, resume an interrupted one, else train."""
+    out = runs.run_dir(cfg)
+    if (out / "model.pt").exists() or (out / "checkpoint.pt").exists():
+        stored = runs.load_config(out)
+        if not same_experiment(stored, cfg):
+            raise FileExistsError(f"{out} holds a run with a different configuration; move it away "
+                                  f"or choose another out_dir (nothing was overwritten)")
+        if (out / "model.pt").exists():
+            log(f"reusing the finished run in {out} (trained earlier; its log is in metrics.jsonl)")
+            return out
+    return train(cfg, ds, resume=True, progress=progress, log=log)

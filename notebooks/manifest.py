@@ -1,0 +1,30 @@
+"""Which notebook runs with which parameters: the single list the book runner feeds papermill.
+
+`entries(profile, dataset)` returns, in execution order, (source notebook, executed copy's
+name, parameters). Parameter names are `hbn.config.RunConfig` fields (plus `models`/`seeds`
+for the notebooks that read several runs).
+"""
+from __future__ import annotations
+
+MODELS = ["alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn"]
+EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "paper": [1, 2]}  # extra Gran-HBN seeds, for intervals
+
+
+def entries(profile: str, dataset: str, out_dir: str, data_dir: str, device: str = "auto"):
+    common = dict(dataset=dataset, profile=profile, out_dir=out_dir, data_dir=data_dir)
+    seeds = [0, *EXTRA_SEEDS[profile]]
+    runs = [(m, 0) for m in MODELS] + [("gran-hbn", s) for s in seeds[1:]]
+    out = []
+    for model, seed in runs:
+        out.append(("train.ipynb", f"01-train-{model}-s{seed}.ipynb",
+                    dict(common, model=model, seed=seed, device=device, epochs=0)))
+    analysis = dict(common, models=MODELS, seeds=seeds)
+    out += [
+        ("evaluate.ipynb", "02-evaluate.ipynb", analysis),
+        ("tau_sweep.ipynb", "03-tau-sweep.ipynb", analysis),
+        ("comparison.ipynb", "04-comparison.ipynb", analysis),
+        ("entropy.ipynb", "05-entropy.ipynb", analysis),
+        ("beyond.ipynb", "06-beyond-the-paper.ipynb", analysis),
+        ("overview.ipynb", "index.ipynb", analysis),  # the book's first page, written last
+    ]
+    return out
