@@ -34,7 +34,9 @@ def manifest(profile: str, dataset: str, data_dir: str = ""):
 
 
 def signature(source: Path, params: dict) -> str:
-    h = hashlib.sha256(source.read_bytes())
+    """Hash of the notebook's cell sources (not its cell ids or outputs) and the parameters."""
+    cells = json.loads(source.read_text())["cells"]
+    h = hashlib.sha256(json.dumps([(c["cell_type"], "".join(c["source"])) for c in cells]).encode())
     h.update(json.dumps(params, sort_keys=True).encode())
     return h.hexdigest()[:16]
 

@@ -1,8 +1,7 @@
-"""Exit rules as pure, vectorised functions over per-exit entropies (DESIGN.md §4).
-
-BranchyNet's threshold rule (eq. 3), Gran-HBN's Algorithm 1 with the fine tolerance τ, and
-AG-HBN's semantic decision (eq. 12). Each rule decides per image (`mode="sample"`) or, as
-the authors did, once per chunk of `batch_size` images from the chunk's mean entropies.
+"""Exit rules as pure, vectorised functions over per-exit entropies (DESIGN.md §4):
+BranchyNet's threshold (eq. 3), Gran-HBN's Algorithm 1 with fine tolerance τ, AG-HBN's
+semantic decision (eq. 12). Each decides per image (`mode="sample"`) or, as the authors did,
+once per chunk of `batch_size` images from the chunk's mean entropies (`mode="batch"`).
 """
 from __future__ import annotations
 
@@ -126,7 +125,10 @@ def gran_hbn(fine_entropy, coarse_entropy, threshold, tau, mode: str = "sample",
              batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Gran-HBN's Algorithm 1 with fine tolerance τ. Entropies (N, B) -> (exit, is_fine), (N,).
 
-    Larger τ gives more fine answers: τ = -inf never answers fine, τ = +inf always does.
+    Larger τ gives more fine answers. τ = -inf never answers fine; τ = +inf answers fine
+    wherever e_f < Th and at the last branch, coarse only where e_f >= Th > e_c (line 8).
+    The τ test is evaluated as e_f - e_c < τ (the same inequality), so that τ sweeps over
+    sorted d = e_f - e_c reproduce it bit for bit.
     """
     ef, ec = entropy_pair(fine_entropy, coarse_entropy)
     th, tau = thresholds(threshold, ef.shape[1]), _tau(tau)

@@ -101,8 +101,8 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
     if cfg.train_subset:
         train_split = ds.train.take(torch.arange(min(cfg.train_subset, len(ds.train)), device=device))
     fast = cfg.fast and device.type == "cuda"
-    forward = torch.compile(model, mode="reduce-overhead") if fast else model
-    w_n, w_g = exit_weights(cfg, model), cfg.granularity_weights
+    forward = compiled(model) if fast else model
+    w_n = exit_weights(cfg, model)
 
     for epoch in range(start, cfg.epochs):
         post = epoch >= joint_epochs
@@ -117,17 +117,9 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
                    total=-(-len(train_split) // cfg.batch_size), disable=not progress,
                    desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}{' (post)' if post else ''}",
                    leave=False)
+        step = make_step(cfg, forward, optimizer, w_n, post, fast)
         for x, fine, coarse in bar:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=fast):
-                outputs = forward(x)
-                if post:
-                    loss, _ = semantic_loss(outputs, fine, coarse, cfg.sem_alpha, cfg.sem_fine_weight)
-                else:
-                    loss, _ = joint_loss(outputs, fine, coarse, w_n, w_g)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(fine)
+            total += step(x, fine, coarse) * len(fine)
             seen += len(fine)
         train_time = time.time() - t0
         row = {"epoch": epoch + 1, "phase": "post" if post else "joint",
@@ -147,6 +139,33 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
             return out
     runs.save_atomic({"config": cfg.to_dict(), "model": model.state_dict()}, out / "model.pt")
     return out
+
+
+def compiled(model):
+    """CUDA graphs for the forward and backward passes (GPU only)."""
+    return torch.compile(model, mode="reduce-overhead")
+
+
+def make_step(cfg: RunConfig, forward, optimizer, w_n, post: bool = False, fast: bool = False):
+    """One optimisation step on a batch; returns the loss (a 0-d tensor, no host sync).
+
+    `fast` adds bf16 autocast (GPU); the loss, optimiser and batch size are the paper's either way.
+    """
+    device_type = "cuda" if fast else "cpu"
+    w_g = cfg.granularity_weights
+
+    def step(x, fine, coarse):
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=fast):
+            outputs = forward(x)
+            if post:
+                loss, _ = semantic_loss(outputs, fine, coarse, cfg.sem_alpha, cfg.sem_fine_weight)
+            else:
+                loss, _ = joint_loss(outputs, fine, coarse, w_n, w_g)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+    return step
 
 
 def _n_train(cfg: RunConfig, ds: Dataset) -> int:

@@ -1,0 +1,134 @@
+"""Training throughput: the authors' pipeline vs ours, same model, batch size, loss and optimiser.
+
+(a) baseline, built like the authors' code: a torch DataLoader over PIL images with per-image
+    torchvision transforms (reflect-pad crop, flip, ToTensor, Normalize), worker processes, fp32.
+(b) ours (hbn.train): uint8 data resident on the device, batched crop/flip there; on a GPU also
+    bf16 autocast and CUDA graphs (torch.compile "reduce-overhead"). On a CPU only the data path
+    differs, so expect a ratio near 1 there: the GPU is where (b) pays off.
+Prints images/s and the ratio; writes benchmarks/results/train_throughput-<device>.json.
+
+    python benchmarks/train_throughput.py [--steps 40] [--model gran-hbn] [--dataset fashion-mnist]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+from torchvision import transforms
+
+from hbn.config import make_config
+from hbn.data import batches, load_dataset
+from hbn.runs import environment
+from hbn.train import build_model, compiled, exit_weights, make_step, resolve_device
+
+
+class PILDataset(torch.utils.data.Dataset):
+    """Per-image PIL decoding + transforms, as torchvision.datasets.CIFAR100 does."""
+
+    def __init__(self, split, mean, std):
+        self.images = split.images.permute(0, 2, 3, 1).squeeze(-1).numpy()  # HWC / HW uint8
+        self.fine, self.coarse = split.fine.numpy(), split.coarse.numpy()
+        self.tf = transforms.Compose([
+            transforms.RandomCrop(32, padding=4, padding_mode="reflect"),
+            transforms.RandomHorizontalFlip(), transforms.ToTensor(), transforms.Normalize(mean, std)])
+
+    def __len__(self):
+        return len(self.fine)
+
+    def __getitem__(self, i):
+        return self.tf(Image.fromarray(self.images[i])), int(self.fine[i]), int(self.coarse[i])
+
+
+def measure(step, batch_iter, steps: int, warmup: int, device) -> float:
+    it = iter(batch_iter)
+    for _ in range(warmup):
+        step(*next(it))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0, n = time.perf_counter(), 0
+    for _ in range(steps):
+        x, fine, coarse = next(it)
+        loss = step(x, fine, coarse)
+        n += len(fine)
+    loss.item()  # wait for the device
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return n / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="gran-hbn")
+    ap.add_argument("--dataset", default="fashion-mnist")
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1))
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+    device = resolve_device(args.device)
+    cfg = make_config("paper", model=args.model, dataset=args.dataset, batch_size=args.batch_size)
+    ds = load_dataset(args.dataset)
+    need = (args.steps + args.warmup + 2) * args.batch_size
+    ds_train = ds.train.take(torch.arange(min(need, len(ds.train))))
+
+    def fresh():
+        torch.manual_seed(0)
+        model = build_model(cfg, ds).to(device).train()
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                               fused=device.type == "cuda")
+        return model, opt
+
+    # (a) the authors' pipeline
+    model, opt = fresh()
+    loader = DataLoader(PILDataset(ds_train, ds.mean, ds.std), batch_size=args.batch_size,
+                        shuffle=True, num_workers=args.workers, pin_memory=device.type == "cuda",
+                        persistent_workers=args.workers > 0, drop_last=True)
+    base_step = make_step(cfg, model, opt, exit_weights(cfg, model))
+    to_dev = lambda b: (b[0].to(device, non_blocking=True), b[1].to(device), b[2].to(device))  # noqa: E731
+    base = measure(base_step, map(to_dev, loader), args.steps, args.warmup, device)
+    del loader
+
+    # (b) ours
+    model, opt = fresh()
+    fast = device.type == "cuda"
+    split = ds_train.to(device)
+    gen = torch.Generator(device=device).manual_seed(0)
+    ours_step = make_step(cfg, compiled(model) if fast else model, opt, exit_weights(cfg, model),
+                          fast=fast)
+    def forever():
+        while True:
+            yield from batches(split, args.batch_size, ds.mean, ds.std, gen, train=True)
+    warm = args.warmup * (5 if fast else 1)  # graph capture happens during warm-up
+    ours = measure(ours_step, forever(), args.steps, warm, device)
+
+    env = environment()
+    result = {"device": env["device"] if device.type == "cuda" else f"cpu ({platform.machine()})",
+              "baseline_img_per_s": round(base, 1), "ours_img_per_s": round(ours, 1),
+              "ratio": round(ours / base, 3), "batch_size": args.batch_size, "model": args.model,
+              "dataset": ds.title, "steps": args.steps, "warmup": args.warmup,
+              "baseline_workers": args.workers, "ours_fast_path": fast,
+              "threads": torch.get_num_threads(), "torch": env["torch"],
+              "torchvision": env["torchvision"], "numpy": np.__version__, "git": env["git"],
+              "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+    print(f"baseline (authors' pipeline): {base:9.1f} img/s\nours (hbn.train):             "
+          f"{ours:9.1f} img/s\nratio ours/baseline:          {ours / base:9.2f}x  on {result['device']}")
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    tag = re.sub(r"[^A-Za-z0-9]+", "-", "gpu-" + env["device"] if fast else "cpu").strip("-").lower()
+    path = out / f"train_throughput-{tag}.json"
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

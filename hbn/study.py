@@ -1,0 +1,172 @@
+"""The study as the notebooks see it: every run's config and exit records, titles that name the
+dataset and profile, and the authors' reported CIFAR-100 numbers (DESIGN.md §5) to set beside ours.
+"""
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import runs
+from .config import RunConfig, make_config
+from .models import MODEL_TITLES
+from .records import as_arrays, load_records
+
+DATASET_TITLES = {"cifar100": "CIFAR-100", "fashion-mnist": "Fashion-MNIST",
+                  "synthetic": "synthetic data (procedural, not real)"}
+
+# Authors' CIFAR-100 test accuracy (%), each model forced to exit at a branch (DESIGN.md §5).
+AUTHORS_FORCED = pd.DataFrame([
+    ("AlexNet", "fine", np.nan, np.nan, 48.71),
+    ("B-AlexNet", "fine", 51.43, 53.03, 51.24),
+    ("Sem-AlexNet", "coarse, coarse, fine", 64.59, 65.92, 51.43),
+    ("Gran-HBN", "specificity 0 (all coarse)", 64.0, 66.7, 65.3),
+    ("Gran-HBN", "specificity 1 (all fine)", 51.9, 53.8, 51.7),
+    ("AG-HBN", "specificity ≈ 0.75", 54.87, 55.78, 53.91),
+], columns=["model", "answer", "branch 1", "branch 2", "branch 3"])
+# Authors' operating regions of τ (paper Table II; batch-mean decisions, batch 512).
+AUTHORS_REGIONS = pd.DataFrame({"branch": [1, 2, 3], "start": [0.46, 0.50, 0.42],
+                                "end": [0.54, 0.62, 0.54], "size": [0.08, 0.12, 0.12]})
+
+
+@dataclass
+class Run:
+    config: RunConfig
+    path: Path
+    records: pd.DataFrame
+    arrays: dict
+    metrics: list = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class Study:
+    dataset: str
+    profile: str
+    runs: dict  # (model, seed) -> Run
+
+    def run(self, model: str, seed: int = 0) -> Run:
+        if (model, seed) not in self.runs:
+            raise KeyError(f"no run of {model} seed {seed}; train it with the train notebook or "
+                           f"`python -m hbn train --model {model} --seed {seed}`")
+        return self.runs[(model, seed)]
+
+    @property
+    def title(self) -> str:
+        return DATASET_TITLES.get(self.dataset, self.dataset)
+
+    def caption(self) -> str:
+        """'<dataset> · <profile> profile[, shortened: ...]' for every figure and table."""
+        cfg = next(iter(self.runs.values())).config
+        short = (f", SHORTENED: {cfg.epochs} epochs, "
+                 f"{cfg.train_subset or 'all'} training images, width {cfg.width}") if cfg.shortened else ""
+        return f"{self.title} · {self.profile} profile{short}"
+
+    def seeds(self, model: str) -> list[int]:
+        return sorted(s for m, s in self.runs if m == model)
+
+
+def load_study(out_dir: str, dataset: str, profile: str, models, seeds=(0,)) -> Study:
+    """Load every finished run (records included) of `models` (seed 0) and Gran-HBN `seeds`."""
+    wanted = [(m, 0) for m in models] + [("gran-hbn", s) for s in seeds if s != 0]
+    found = {}
+    for model, seed in wanted:
+        path = runs.run_dir(make_config(profile, model=model, dataset=dataset, seed=seed,
+                                        out_dir=out_dir))
+        df = load_records(path)
+        found[(model, seed)] = Run(runs.load_config(path), path, df, as_arrays(df),
+                                   runs.read_metrics(path),
+                                   json.loads((path / "meta.json").read_text()))
+    return Study(dataset, profile, found)
+
+
+def figure_dir(study: Study) -> Path:
+    """Figures are written beside the runs: `<out_dir>/<dataset>/<profile>/figures/`."""
+    path = next(iter(study.runs.values())).path.parent / "figures"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+# Two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..10 (beyond: normal approx.).
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+
+
+def interval(values) -> tuple[float, float, float]:
+    """Mean and 95% Student-t confidence interval over seeds: (mean, low, high)."""
+    x = np.asarray(values, dtype=float)
+    m = float(x.mean())
+    if len(x) < 2:
+        return m, np.nan, np.nan
+    t = _T95[len(x) - 2] if len(x) - 1 <= len(_T95) else 1.96
+    half = float(t * x.std(ddof=1) / np.sqrt(len(x)))
+    return m, m - half, m + half
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {platform.processor() or 'cpu'}, {platform.system()}"
+
+
+def model_title(name: str) -> str:
+    return MODEL_TITLES[name]
+
+
+def forced_comparison(study: Study, percent: bool = True) -> pd.DataFrame:
+    """Our counterpart of `AUTHORS_FORCED`: test accuracy of each model forced to each branch.
+
+    AG-HBN is routed per image (the paper tested it at batch size 1); its specificity is given.
+    """
+    from . import analysis as A
+    from . import routing as R
+    k = 100.0 if percent else 1.0
+    rows = []
+
+    def add(model, answer, accs, spec=np.nan):
+        cols = {f"branch {e}": np.nan for e in (1, 2, 3)}
+        cols.update({f"branch {e}": k * v for e, v in accs.items()})
+        rows.append({"model": model, "answer": answer, **cols, "specificity": spec})
+
+    def forced_acc(run, fine_by_exit):
+        a = run.arrays
+        n = len(a["fine_true"])
+        return {int(e): A.score(a, *R.forced(n, b, fine_by_exit[b]))["accuracy"]
+                for b, e in enumerate(a["exits"])}
+
+    for model, answer, fine in (("alexnet", "fine", [True]),
+                                ("b-alexnet", "fine", [True] * 3),
+                                ("sem-alexnet", "coarse, coarse, fine", [False, False, True])):
+        if (model, 0) in study.runs:
+            add(MODEL_TITLES[model], answer, forced_acc(study.run(model), fine))
+    if ("gran-hbn", 0) in study.runs:
+        g = study.run("gran-hbn")
+        add("Gran-HBN", "specificity 0 (all coarse)", forced_acc(g, [False] * 3), 0.0)
+        add("Gran-HBN", "specificity 1 (all fine)", forced_acc(g, [True] * 3), 1.0)
+    if ("ag-hbn", 0) in study.runs:
+        a = study.run("ag-hbn").arrays
+        fine = R.ag_hbn_forced(a["sem_prob_fine"], mode="sample")
+        add("AG-HBN", "semantic exit, per image", forced_acc(study.run("ag-hbn"), [fine] * 3),
+            float(fine.mean()))
+    return pd.DataFrame(rows)
+
+
+def hyperparameters(study: Study) -> pd.DataFrame:
+    """Table I as actually used: one column per model, from the runs' stored configs."""
+    cols = {}
+    for (model, seed), run in study.runs.items():
+        if seed:
+            continue
+        c = run.config
+        w_f, w_c = c.granularity_weights
+        cols[MODEL_TITLES[model]] = {
+            "η (lr)": c.lr, "λ (weight decay)": c.weight_decay, "batch size": c.batch_size,
+            "w_n": list(c.exit_weights) if model != "alexnet" else "N/A",
+            "w_g (fine, coarse)": (w_f, w_c) if model in ("gran-hbn", "ag-hbn", "sem-alexnet") else "N/A",
+            "epochs (joint + post)": (f"{c.epochs - c.post_epochs} + {c.post_epochs}"
+                                      if model == "ag-hbn" else str(c.epochs)),
+            "post-training lr, α, w_f (eqs. 10-11)": ((c.post_lr, c.sem_alpha, c.sem_fine_weight)
+                                                       if model == "ag-hbn" else "N/A"),
+            "training images": run.meta.get("train_images"), "width": c.width}
+    return pd.DataFrame(cols)
