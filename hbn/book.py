@@ -75,6 +75,10 @@ def execute(profile: str, dataset: str, force: bool = False, data_dir: str = "",
             raise RuntimeError(f"notebook {src} failed ({type(e).__name__}); the partial output "
                                f"is in {tmp.relative_to(ROOT)}, the previous copy is untouched") from e
         nb = nbformat.read(tmp, as_version=4)
+        for cell in nb.cells:  # "{model}" in a heading becomes the run's model, and so on
+            if cell.cell_type == "markdown":
+                for key, value in params.items():
+                    cell.source = cell.source.replace("{" + key + "}", str(value))
         nb.metadata["hbn"] = {"signature": sig, "params": params, "seconds": round(time.time() - t0, 1)}
         nbformat.write(nb, target)
         tmp.unlink()

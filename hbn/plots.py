@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
 sns.set_theme(style="whitegrid", context="notebook")
 
@@ -68,15 +65,17 @@ def comparison(points: pd.DataFrame, curves: pd.DataFrame, caption: str, save_to
     """
     exits = sorted(points["exit"].unique())
     fig, axes = plt.subplots(1, len(exits), figsize=(5 * len(exits), 3.9), squeeze=False)
-    markers = dict(zip(points["model"].unique(), "osD^vP"))
+    models = list(points["model"].unique())
+    markers = dict(zip(models, "^osDvP"))
+    colors = {m: f"C{i}" for i, m in enumerate(models)}  # one colour per model in every panel
     for ax, e in zip(axes[0], exits):
         for mode, style in (("sample", "-"), ("batch", ":")):
             c = curves[(curves["exit"] == e) & (curves["mode"] == mode)].sort_values("specificity")
             if len(c):
                 ax.plot(c.specificity, c.accuracy, style, color="C3", label=f"Gran-HBN over τ ({mode})")
-        for i, (model, p) in enumerate(points[points["exit"] == e].groupby("model", sort=False)):
+        for model, p in points[points["exit"] == e].groupby("model", sort=False):
             ax.scatter(p.specificity, p.accuracy, marker=markers[model], s=60, zorder=3,
-                       color=f"C{i}", label=model)
+                       color=colors[model], label=model)
         ax.set(xlabel="specificity δ (share of fine answers)", ylabel="test accuracy",
                title=f"branch {e}", xlim=(-0.05, 1.05))
     axes[0][-1].legend(fontsize=7)

@@ -201,18 +201,6 @@ def _format_row(row: dict) -> str:
             f"({row['img_per_s']:.0f} img/s) | {vals}")
 
 
-def load_trained(path: Path, device="cpu"):
-    """(config, model) of a finished run directory, weights loaded, in eval mode."""
-    path = Path(path)
-    cfg = runs.load_config(path)
-    if not (path / "model.pt").exists():
-        raise FileNotFoundError(f"{path} has no model.pt: the run did not finish; continue it with "
-                                f"`python -m hbn train ... --resume`")
-    state = runs.load_checkpoint(path / "model.pt")
-    ds_meta = json.loads((path / "meta.json").read_text()) if (path / "meta.json").exists() else {}
-    return cfg, state, ds_meta
-
-
 # Fields that say where or on what a run happened, not what it computed.
 _LOCATION_FIELDS = ("out_dir", "data_dir", "device")
 

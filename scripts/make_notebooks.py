@@ -46,7 +46,7 @@ def write(name, cells):
 
 
 write("train.ipynb", [
-    ("md", "# Training: {model}\n\nJoint training of every exit (eq. 7, Table I); AG-HBN adds "
+    ("md", "# Training: {model}, seed {seed}\n\nJoint training of every exit (eq. 7, Table I); AG-HBN adds "
            "post-training of its semantic exit (eqs. 8–11). A finished run of the same "
            "configuration is reused; an interrupted one is resumed from its last checkpoint."),
     ("params", '''model = "gran-hbn"  # alexnet | b-alexnet | sem-alexnet | gran-hbn | ag-hbn
@@ -67,7 +67,7 @@ from hbn.train import train_or_reuse
 cfg = make_config(profile, model=model, dataset=dataset, epochs=epochs or None, seed=seed,
                   device=device, out_dir=out_dir, data_dir=data_dir)
 caption = f"{DATASET_TITLES[cfg.dataset]} · {cfg.profile} profile"
-display(Markdown(f"# {cfg.model}, seed {cfg.seed}: {caption}" +
+display(Markdown(f"**{cfg.model}, seed {cfg.seed}: {caption}**" +
                  (" — **shortened run, not the paper's protocol**" if cfg.shortened else "")))
 pd.Series({k: str(v) for k, v in cfg.to_dict().items()}, name="value").to_frame()'''),
     ("code", '''run = train_or_reuse(cfg)  # prints one line of validation metrics per epoch'''),
