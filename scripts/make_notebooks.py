@@ -190,6 +190,12 @@ points["specificity"] = points.apply(lambda r: fixed.get(r.model, r.specificity)
                                      else float(r.exit == 3), axis=1)
 points = points[points.model != "Gran-HBN"]
 fig = plots.comparison(points, curves, caption, save_to=figures)'''),
+    ("md", "AG-HBN's point depends on what its semantic exit learned in post-training. Its last "
+           "validation line: how often it answers fine, how often the eq. (8) target says fine, "
+           "and their agreement (a head that always says the majority answer agrees exactly as "
+           "often as the majority share)."),
+    ("code", '''post = [m for m in study.run("ag-hbn").metrics if m["phase"] == "post"]
+pd.DataFrame(post).set_index("epoch").filter(like="sem")'''),
     ("code", '''display(Markdown(f"**Table I — hyperparameters actually used ({caption}).** The paper's Table I: "
                  "η 1.5e-4, λ 5e-4, w_n [1.0, 0.8, 0.6], w_f 1.5 (Gran-HBN) / 1.02 (AG-HBN), batch 64, "
                  "120 epochs (AG-HBN 100 + 20)."))

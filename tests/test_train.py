@@ -31,6 +31,8 @@ def test_resume_ends_with_the_same_weights(tmp_path, synthetic):
     metrics = runs.read_metrics(run_b)
     assert [m["epoch"] for m in metrics] == [1, 2, 3]
     assert [m["phase"] for m in metrics] == ["joint", "joint", "post"]
+    assert 0 <= metrics[-1]["val_sem_target_fine_share"] <= 1
+    assert 0 <= metrics[-1]["val_sem_agreement"] <= 1
 
 
 def test_post_training_changes_only_the_semantic_exit(tmp_path, synthetic):
