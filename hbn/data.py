@@ -311,10 +311,14 @@ def resolve_dataset(name: str, data_dir=None, download: bool = True, fallback: b
 
 # --- batches and augmentation (on the data's device) -----------------------------------------
 
+def _stat_tensor(values, device) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+
+
 def normalise(images: torch.Tensor, mean, std) -> torch.Tensor:
-    """uint8 (B, C, H, W) -> float32 normalised."""
-    m = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
+    """uint8 (B, C, H, W) -> float32 normalised; mean/std as sequences or (1, C, 1, 1) tensors."""
+    m = mean if isinstance(mean, torch.Tensor) else _stat_tensor(mean, images.device)
+    s = std if isinstance(std, torch.Tensor) else _stat_tensor(std, images.device)
     return (images.float() / 255 - m) / s
 
 
@@ -337,8 +341,11 @@ def batches(split: Split, batch_size: int, mean, std, generator: torch.Generator
             train: bool = False):
     """Yield (x, fine, coarse); shuffled and augmented only when `train`."""
     n = len(split)
-    order = (torch.randperm(n, generator=generator, device=split.fine.device) if train
-             else torch.arange(n, device=split.fine.device))
+    device = split.fine.device
+    # Made once per pass, not per batch: a host-to-GPU copy per batch would stall the stream.
+    mean, std = _stat_tensor(mean, device), _stat_tensor(std, device)
+    order = (torch.randperm(n, generator=generator, device=device) if train
+             else torch.arange(n, device=device))
     for start in range(0, n, batch_size):
         idx = order[start:start + batch_size]
         x = normalise(split.images[idx], mean, std)

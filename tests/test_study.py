@@ -1,0 +1,35 @@
+import math
+
+import pytest
+
+from hbn.config import make_config
+from hbn.study import AUTHORS_FORCED, AUTHORS_REGIONS, interval
+from hbn.train import same_experiment, train_or_reuse
+
+
+def test_interval_is_student_t_95():
+    mean, lo, hi = interval([1.0, 2.0, 3.0])  # s = 1, n = 3, t(0.975, 2) = 4.303
+    assert mean == 2.0
+    assert hi - mean == pytest.approx(4.303 / math.sqrt(3), rel=1e-4)
+    assert mean - lo == pytest.approx(hi - mean)
+    m, lo1, hi1 = interval([5.0])
+    assert m == 5.0 and math.isnan(lo1) and math.isnan(hi1)
+
+
+def test_authors_tables_are_design_md_section_5():
+    assert AUTHORS_FORCED.set_index("model").loc["AlexNet", "branch 3"] == 48.71
+    assert AUTHORS_REGIONS["size"].tolist() == [0.08, 0.12, 0.12]
+
+
+def test_train_or_reuse_reuses_and_refuses_a_different_experiment(tmp_path, synthetic):
+    cfg = make_config("smoke", model="alexnet", epochs=1, out_dir=str(tmp_path))
+    run = train_or_reuse(cfg, synthetic, log=lambda *_: None)
+    stamp = (run / "model.pt").stat().st_mtime_ns
+    lines = []
+    assert train_or_reuse(cfg, synthetic, log=lines.append) == run
+    assert "reusing" in lines[0] and (run / "model.pt").stat().st_mtime_ns == stamp
+    # Where a run lives is not part of the experiment; what it computes is.
+    assert same_experiment(cfg, make_config("smoke", model="alexnet", epochs=1, out_dir="elsewhere"))
+    other = make_config("smoke", model="alexnet", epochs=1, lr=0.5, out_dir=str(tmp_path))
+    with pytest.raises(FileExistsError, match="different configuration"):
+        train_or_reuse(other, synthetic, log=lambda *_: None)
