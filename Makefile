@@ -4,8 +4,8 @@ PROFILE ?= quick
 DATASET ?=
 
 .PHONY: book test train-all data venv clean-build
-book: venv data  ## execute the notebooks (reusing up-to-date ones) and build the HTML book
-	PYTHONUNBUFFERED=1 $(PY) -m hbn book --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET))
+book: venv data  ## execute the notebooks (reusing up-to-date ones; FORCE=1 re-runs all) and build the HTML book
+	PYTHONUNBUFFERED=1 $(PY) -m hbn book --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET)) $(if $(FORCE),--force)
 
 test: venv data  ## unit tests + nbval regression checks on the smoke notebooks
 	$(PY) -m pytest --nbval-lax -p no:cacheprovider
