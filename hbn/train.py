@@ -81,7 +81,7 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
     start, state = 0, None
     if resume and ckpt_path.exists():
         state = runs.load_checkpoint(ckpt_path)
-        if state["config"] != cfg.to_dict():
+        if not same_experiment(RunConfig.from_dict(state["config"]), cfg):
             raise ValueError(f"{ckpt_path} was written by a different configuration; resume with "
                              f"the same settings or start a new run directory")
         model.load_state_dict(state["model"])
@@ -90,8 +90,9 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
     (out / "config.json").write_text(cfg.to_json())
     runs.write_json(out / "meta.json", {**runs.environment(), "dataset_title": ds.title,
                                         "shortened": cfg.shortened, "train_images": _n_train(cfg, ds)})
-    if start == 0:
-        (out / "metrics.jsonl").unlink(missing_ok=True)
+    # Keep the log lines of the epochs the checkpoint holds (a crash may have left one more).
+    kept = [m for m in runs.read_metrics(out) if m["epoch"] <= start]
+    (out / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in kept))
     if cfg.shortened:
         log(f"NOTE: shortened run ({cfg.profile} profile: {cfg.epochs} epochs, "
             f"{_n_train(cfg, ds)} training images, width {cfg.width}) -- not the paper's protocol")

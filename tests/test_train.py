@@ -23,6 +23,8 @@ def test_resume_ends_with_the_same_weights(tmp_path, synthetic):
     assert not (run_b / "model.pt").exists()
     with pytest.raises(FileExistsError, match="--resume"):
         train(b, synthetic, progress=False, log=lambda *_: None)
+    with open(run_b / "metrics.jsonl", "a") as f:  # as if a crash came after logging epoch 2
+        f.write(json.dumps({"epoch": 2, "phase": "joint"}) + "\n")
     train(b, synthetic, resume=True, progress=False, log=lambda *_: None, stop_after=2)
     train(b, synthetic, resume=True, progress=False, log=lambda *_: None)
     wa = torch.load(run_a / "model.pt")["model"]
