@@ -84,7 +84,7 @@ def main():
                   for m in ("sample", "batch")})
     results = {}
     for name, kw in cases.items():
-        r = best_of(lambda: A.tau_sweep(a, taus, batch_size=512, **kw), args.repeats)
+        r = best_of(lambda kw=kw: A.tau_sweep(a, taus, batch_size=512, **kw), args.repeats)
         sub = taus[:: max(1, len(taus) // args.naive_taus)]
         t0 = time.perf_counter()
         naive(a, sub, kw["branch"], kw["mode"], kw.get("threshold"))

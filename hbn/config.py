@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MODELS = ("alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn")
 DATASETS = ("cifar100", "fashion-mnist", "synthetic")

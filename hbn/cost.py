@@ -47,7 +47,7 @@ def exit_latency(model: BranchyNet, input_shape=(1, 3, 32, 32), repeats: int = 5
     x = torch.randn(input_shape)
     results = []
     for k in range(len(model.exit_specs)):
-        def run():
+        def run(k=k):
             gen = model.iter_exits(x)
             for _ in range(k + 1):
                 out = next(gen)
