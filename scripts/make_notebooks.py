@@ -336,7 +336,7 @@ write("overview.ipynb", [
 from hbn.study import AUTHORS_FORCED, AUTHORS_REGIONS, forced_comparison
 if dataset != "cifar100":
     display(Markdown(f"""<div style="border:3px solid #c00;padding:0.6em;font-size:1.15em">
-**DATASET: {study.title.upper()} — NOT THE PAPER'S CIFAR-100.** CIFAR-100 could not be obtained on the
+<b>DATASET: {study.title.upper()} — NOT THE PAPER'S CIFAR-100.</b> CIFAR-100 could not be obtained on the
 machine that built this book, so every number and figure here is computed on {study.title}. The authors'
 CIFAR-100 numbers are shown beside ours for orientation only: the datasets differ.</div>"""))
 g = study.run("gran-hbn")
