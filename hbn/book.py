@@ -1,6 +1,7 @@
 """The book runner: execute the notebooks of `notebooks/manifest.py` with papermill, then build
 the Jupyter Book (1.x) from the executed copies. The book build itself never trains
-(`execute_notebooks: off`); up-to-date executed notebooks are reused unless `force`.
+(`execute_notebooks: off`). An executed notebook is up to date when its cells and parameters
+are unchanged; after changing `hbn/` or retraining runs, pass `force` to re-execute them all.
 """
 from __future__ import annotations
 
@@ -24,13 +25,23 @@ def output_dir(profile: str) -> Path:
     return NOTEBOOKS / "smoke" if profile == "smoke" else ROOT / "book" / profile
 
 
+def notebook_data_dir(data_dir: str = "") -> str:
+    """The data folder as the notebooks (run inside book/<profile>/) must name it.
+
+    An explicit folder (argument or $HBN_DATA) is made absolute; the default `data/` of the
+    repository stays relative, so that committed notebooks do not name this machine's paths.
+    """
+    given = data_dir or os.environ.get("HBN_DATA", "")
+    return str(Path(given).resolve()) if given else "../../data"
+
+
 def manifest(profile: str, dataset: str, data_dir: str = ""):
     spec = importlib.util.spec_from_file_location("hbn_manifest", NOTEBOOKS / "manifest.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     # Both output folders sit two levels below the repository root; papermill runs in them.
     out_dir = "runs" if profile == "smoke" else "../../runs"
-    return mod.entries(profile, dataset, out_dir, data_dir or "../../data")
+    return mod.entries(profile, dataset, out_dir, notebook_data_dir(data_dir))
 
 
 def signature(source: Path, params: dict) -> str:
@@ -100,8 +111,9 @@ def write_toc(profile: str, pages: list[Path]) -> None:
 def build(profile: str = "quick", dataset: str | None = None, force: bool = False,
           data_dir: str = "", skip_build: bool = False) -> int:
     t0 = time.time()
+    check_dir = data_dir or os.environ.get("HBN_DATA") or ROOT / "data"  # what the notebooks read
     name = resolve_dataset(dataset or ("synthetic" if profile == "smoke" else "cifar100"),
-                           data_dir or None, fallback=dataset is None)
+                           check_dir, fallback=dataset is None)
     print(f"book: profile {profile}, dataset {name}")
     pages = execute(profile, name, force=force, data_dir=data_dir)
     if profile == "smoke" or skip_build:

@@ -34,7 +34,7 @@ def _config_from(args, model: str, dataset: str):
     return make_config(args.profile, model=model, dataset=dataset, epochs=args.epochs,
                        seed=args.seed, device=args.device, out_dir=args.out_dir,
                        data_dir=args.data_dir, train_subset=args.train_subset, width=args.width,
-                       batch_size=args.batch_size, fast=None if args.fast is None else args.fast)
+                       batch_size=args.batch_size, fast=args.fast)
 
 
 def _dataset(args) -> str:
@@ -71,6 +71,8 @@ def cmd_train_all(args) -> int:
             common += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     if args.resume:
         common.append("--resume")
+    if args.fast is False:
+        common.append("--no-fast")
     concurrent = torch.cuda.is_available() and args.device in ("auto", "cuda") and not args.sequential
     t0, walls = time.time(), {}
     if concurrent:

@@ -92,7 +92,8 @@ class RunConfig:
     @property
     def shortened(self) -> bool:
         """True when the run trains less than the paper's Table I protocol."""
-        return self.epochs < 120 or self.train_subset > 0 or self.width != 1.0
+        return (self.epochs < 120 or self.train_subset > 0 or self.width != 1.0
+                or (self.model == "ag-hbn" and self.post_epochs != 20))
 
     @property
     def run_name(self) -> str:

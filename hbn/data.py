@@ -37,6 +37,9 @@ FASHION_MNIST_FILES = {
 }
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 SPLIT_SEED = 20240229  # fixed: every model and seed sees the same train/validation split
+# What figures and tables call each dataset.
+TITLES = {"cifar100": "CIFAR-100", "fashion-mnist": "Fashion-MNIST",
+          "synthetic": "synthetic (procedural, not real data)"}
 
 
 class DataUnavailable(RuntimeError):
@@ -169,7 +172,7 @@ def load_cifar100(root: Path, download: bool = True) -> Dataset:
         splits[name] = (images, fine, coarse)
     n_val = len(splits["train"][1]) // 10  # 45,000 / 5,000 on the real files
     train, val = _split_train(*splits["train"], n_val=n_val)
-    return Dataset("cifar100", "CIFAR-100", hierarchy, train, val, Split(*splits["test"]),
+    return Dataset("cifar100", TITLES["cifar100"], hierarchy, train, val, Split(*splits["test"]),
                    mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
 
@@ -222,7 +225,7 @@ def load_fashion_mnist(root: Path, download: bool = True) -> Dataset:
         splits[prefix] = (x, y, lookup[y])
     train, val = _split_train(*splits["train"], n_val=5000)  # 55,000 / 5,000
     mean, std = _stats(train.images)
-    return Dataset("fashion-mnist", "Fashion-MNIST", h, train, val, Split(*splits["t10k"]),
+    return Dataset("fashion-mnist", TITLES["fashion-mnist"], h, train, val, Split(*splits["t10k"]),
                    mean=mean, std=std)
 
 
@@ -260,7 +263,7 @@ def load_synthetic(n_train: int = 1800, n_val: int = 360, n_test: int = 720,
     val = parts.take(torch.arange(n_train, n_train + n_val))
     test = parts.take(torch.arange(n_train + n_val, n))
     mean, std = _stats(train.images)
-    return Dataset("synthetic", "synthetic (procedural, not real data)", h, train, val, test,
+    return Dataset("synthetic", TITLES["synthetic"], h, train, val, test,
                    mean=mean, std=std)
 
 
@@ -270,8 +273,6 @@ def _stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
 
 LOADERS = {"cifar100": load_cifar100, "fashion-mnist": load_fashion_mnist}
-TITLES = {"cifar100": "CIFAR-100", "fashion-mnist": "Fashion-MNIST",
-          "synthetic": "synthetic (procedural, not real data)"}
 
 
 def load_dataset(name: str, data_dir=None, download: bool = True) -> Dataset:

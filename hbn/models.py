@@ -119,6 +119,7 @@ class BranchyNet(nn.Module):
                 yield self.exits[key](x)
 
     def forward(self, x: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        # A plain loop rather than list(self.iter_exits(x)): torch.compile traces it cleanly.
         outputs = []
         for i, stage in enumerate(self.stages):
             x = stage(x)

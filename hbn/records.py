@@ -67,7 +67,8 @@ def exit_records(model, split, ds: Dataset, batch_size: int = 512) -> pd.DataFra
 
 def save_records(df: pd.DataFrame, run: Path) -> Path:
     path = Path(run) / RECORDS_FILE
-    df.to_csv(path, index=False, float_format="%.6g")
+    # mtime 0: the same records give the same bytes, so re-evaluations show up in git only if they differ
+    df.to_csv(path, index=False, float_format="%.6g", compression={"method": "gzip", "mtime": 0})
     return path
 
 

@@ -4,7 +4,6 @@ dataset and profile, and the authors' reported CIFAR-100 numbers (DESIGN.md §5)
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,11 +12,9 @@ import pandas as pd
 
 from . import runs
 from .config import RunConfig, make_config
+from .data import TITLES as DATASET_TITLES
 from .models import MODEL_TITLES
 from .records import as_arrays, load_records
-
-DATASET_TITLES = {"cifar100": "CIFAR-100", "fashion-mnist": "Fashion-MNIST",
-                  "synthetic": "synthetic data (procedural, not real)"}
 
 # Authors' CIFAR-100 test accuracy (%), each model forced to exit at a branch (DESIGN.md §5).
 AUTHORS_FORCED = pd.DataFrame([
@@ -105,13 +102,6 @@ def interval(values) -> tuple[float, float, float]:
     half = float(t * x.std(ddof=1) / np.sqrt(len(x)))
     return m, m - half, m + half
 
-
-def machine() -> str:
-    return f"{platform.machine()}, {platform.processor() or 'cpu'}, {platform.system()}"
-
-
-def model_title(name: str) -> str:
-    return MODEL_TITLES[name]
 
 
 def forced_comparison(study: Study, percent: bool = True) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 Data stay on the device as uint8; augmentation runs there. On a GPU the same loop adds bf16
 autocast and CUDA graphs (torch.compile "reduce-overhead"); on the CPU it runs in fp32.
-Each epoch is seeded from (seed, epoch), so `resume` ends with the same weights.
+Each epoch is seeded from (seed, epoch), so on the CPU `resume` ends with the same weights
+(on a GPU, cuDNN and CUDA graphs do not promise bit-identical results).
 """
 from __future__ import annotations
 
@@ -74,6 +75,9 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
     if ckpt_path.exists() and not resume:
         raise FileExistsError(f"{out} holds an interrupted run; pass --resume to continue it, "
                               f"or delete the directory to start again")
+    if resume and (out / "model.pt").exists() and not ckpt_path.exists():
+        log(f"{out} already holds a finished run; nothing to resume")
+        return out
     ds = (ds or load_dataset(cfg.dataset, cfg.data_dir or None)).to(device)
     torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
     model = build_model(cfg, ds).to(device)
@@ -88,8 +92,13 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
         start = state["epoch"]
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(cfg.to_json())
-    runs.write_json(out / "meta.json", {**runs.environment(), "dataset_title": ds.title,
-                                        "shortened": cfg.shortened, "train_images": _n_train(cfg, ds)})
+    if start == 0:  # a resumed run keeps the record of where it started; resumes are logged
+        runs.write_json(out / "meta.json", {**runs.environment(), "dataset_title": ds.title,
+                                            "shortened": cfg.shortened, "train_images": _n_train(cfg, ds)})
+    else:
+        meta = json.loads((out / "meta.json").read_text()) if (out / "meta.json").exists() else {}
+        meta.setdefault("resumed", []).append({"at_epoch": start, **runs.environment()})
+        runs.write_json(out / "meta.json", meta)
     # Keep the log lines of the epochs the checkpoint holds (a crash may have left one more).
     kept = [m for m in runs.read_metrics(out) if m["epoch"] <= start]
     (out / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in kept))

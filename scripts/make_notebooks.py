@@ -111,9 +111,12 @@ display(Markdown(f"**Test accuracy per exit and granularity — {DATASET_TITLES[
                  "profile.** `fine_as_coarse`: the fine answer scored at its superclass."))
 acc'''),
     ("code", '''shape = (1, ds.in_channels, 32, 32)
-flops = {MODEL_TITLES[m]: [f / 1e6 for f in exit_flops(build_model(make_config(profile, model=m, dataset=dataset), ds), shape)]
-         for m in models}
-cost = pd.DataFrame({m: pd.Series(v, index=[f"exit {i + 1}" for i in range(len(v))][-len(v):]) for m, v in flops.items()}).T
+cost = {}
+for m in models:
+    net = build_model(make_config(profile, model=m, dataset=dataset), ds)
+    flops = exit_flops(net, shape)
+    cost[MODEL_TITLES[m]] = {f"exit {s + 1}": f / 1e6 for s, f in zip(net.exit_stages, flops)}
+cost = pd.DataFrame(cost).T[["exit 1", "exit 2", "exit 3"]]
 display(Markdown(f"**MFLOPs to reach and evaluate each exit (earlier exit heads included), input {shape[1:]} "
                  f"— {DATASET_TITLES[dataset]} shapes.** AlexNet's single exit is branch 3."))
 cost.round(2)'''),
@@ -265,9 +268,10 @@ gap.round(4)'''),
     ("code", '''from hbn.config import make_config
 from hbn.cost import exit_flops
 from hbn.models import create_model
-n_fine, n_coarse = int(a["fine_true"].max()) + 1, int(a["coarse_true"].max()) + 1
+from hbn.data import load_dataset
+ds = load_dataset(dataset, data_dir or None)
+n_fine, n_coarse, in_ch = ds.hierarchy.num_fine, ds.hierarchy.num_coarse, ds.in_channels
 cfg = study.run("gran-hbn").config
-in_ch = 1 if dataset == "fashion-mnist" else 3
 flops = exit_flops(create_model("gran-hbn", n_fine, n_coarse, in_ch, cfg.width), (1, in_ch, 32, 32))
 ths = np.quantile(np.concatenate([a["fine_entropy"].ravel(), a["coarse_entropy"].ravel()]), np.linspace(0.05, 0.95, 10))
 taus = np.linspace(wide[0], wide[-1], 41)
@@ -340,9 +344,9 @@ if dataset != "cifar100":
 machine that built this book, so every number and figure here is computed on {study.title}. The authors'
 CIFAR-100 numbers are shown beside ours for orientation only: the datasets differ.</div>"""))
 g = study.run("gran-hbn")
-cfg, meta = g.config, g.meta
+cfg, meta, ag = g.config, g.meta, study.run("ag-hbn").config
 facts = {"dataset": study.title, "profile": profile + (" (SHORTENED: not the paper's protocol)" if cfg.shortened else ""),
-         "epochs": f"{cfg.epochs} (AG-HBN {cfg.epochs - 1 if cfg.post_epochs < 1 else cfg.epochs - cfg.post_epochs} joint + {cfg.post_epochs} post-training)",
+         "epochs": f"{cfg.epochs} (AG-HBN {ag.epochs - ag.post_epochs} joint + {ag.post_epochs} post-training)",
          "training images": meta.get("train_images"), "Gran-HBN seeds": study.seeds("gran-hbn"),
          "trained on": f"{meta.get('device')} ({meta.get('threads')} threads), torch {meta.get('torch')}",
          "code revision": meta.get("git"), "page built": datetime.date.today().isoformat()}
@@ -376,6 +380,7 @@ both.round(3)'''),
 - Kaiming-normal initialisation of the conv weights **really runs** (the authors' call was a no-op).
 - Algorithm 1 is the specification: larger τ means more fine answers (the paper's bullet list; the sentence after Algorithm 1 states the limits the wrong way round). The authors' extra condition e_c < e_f − τ before a coarse exit is not applied.
 - Routing is implemented **per image** (default for new analysis) and **per batch** of 512 mean entropies (to reproduce the paper).
+- The per-exit loss is PyTorch's mean cross-entropy: eq. (5)'s extra 1/|C| factor is not applied (it would weight fine vs coarse terms by 1/100 vs 1/20 on CIFAR-100, which the authors' code does not do); granularities are weighted by w_g only (DESIGN.md §3).
 - AG-HBN: the semantic exit sits on exit 1's 2048-d feature; post-training freezes everything else and runs the frozen network in eval mode (no dropout). H_gran of eq. (10), computed at exit 1, carries no gradient once all other weights are frozen; it is reported with the loss.
 - Fashion-MNIST hierarchy (when CIFAR-100 is unavailable): tops {T-shirt, shirt}, bottoms {trouser}, dresses {dress}, outers {pullover, coat}, accessories {bag}, shoes {sandal, sneaker, ankle boot}; images zero-padded to 32×32.
 """),

@@ -48,3 +48,12 @@ def test_committed_smoke_notebooks_match_their_sources():
         target = book.output_dir("smoke") / name
         stored = json.loads(target.read_text())["metadata"]["hbn"]["signature"]
         assert stored == book.signature(book.NOTEBOOKS / src, params), name
+
+
+def test_notebooks_read_the_data_folder_the_runner_checked(tmp_path, monkeypatch):
+    monkeypatch.delenv("HBN_DATA", raising=False)
+    assert book.notebook_data_dir("") == "../../data"  # the repository's data/, seen from book/<profile>/
+    monkeypatch.chdir(tmp_path)
+    assert book.notebook_data_dir("mydata") == str(tmp_path / "mydata")
+    monkeypatch.setenv("HBN_DATA", "env-data")
+    assert book.notebook_data_dir("") == str(tmp_path / "env-data")

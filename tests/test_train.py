@@ -112,3 +112,19 @@ def test_cli_train_and_evaluate_smoke(tmp_path, capsys):
     run = tmp_path / "synthetic" / "smoke" / "b-alexnet-s0"
     assert (run / "records.csv.gz").exists()
     assert main(["evaluate", str(run)]) == 0
+
+
+def test_resume_of_a_finished_run_changes_nothing(tmp_path, synthetic):
+    cfg = _cfg(tmp_path, model="alexnet", epochs=1)
+    run = train(cfg, synthetic, progress=False, log=lambda *_: None)
+    (run / "checkpoint.pt").unlink()
+    before = (run / "model.pt").read_bytes(), (run / "metrics.jsonl").read_text()
+    lines = []
+    assert train(cfg, synthetic, resume=True, progress=False, log=lines.append) == run
+    assert "nothing to resume" in lines[0]
+    assert ((run / "model.pt").read_bytes(), (run / "metrics.jsonl").read_text()) == before
+
+
+def test_an_ag_hbn_schedule_other_than_100_plus_20_is_flagged_shortened():
+    assert make_config("paper", model="ag-hbn").shortened is False
+    assert make_config("paper", model="ag-hbn", post_epochs=5).shortened is True
