@@ -1,7 +1,8 @@
 """The book runner: execute the notebooks of `notebooks/manifest.py` with papermill, then build
 the Jupyter Book (1.x) from the executed copies. The book build itself never trains
 (`execute_notebooks: off`). An executed notebook is up to date when its cells and parameters
-are unchanged; after changing `hbn/` or retraining runs, pass `force` to re-execute them all.
+are unchanged and, for the study pages, so are the run logs and exit records they read; after
+changing `hbn/` itself, pass `force` to re-execute them all.
 """
 from __future__ import annotations
 
@@ -44,11 +45,25 @@ def manifest(profile: str, dataset: str, data_dir: str = ""):
     return mod.entries(profile, dataset, out_dir, notebook_data_dir(data_dir))
 
 
-def signature(source: Path, params: dict) -> str:
-    """Hash of the notebook's cell sources (not its cell ids or outputs) and the parameters."""
+def signature(source: Path, params: dict, inputs: str = "") -> str:
+    """'<cells+params>-<inputs>': a hash of the notebook's cell sources (not cell ids or outputs)
+    and parameters, then the digest of the run files it reads (see `inputs_digest`)."""
     cells = json.loads(source.read_text())["cells"]
     h = hashlib.sha256(json.dumps([(c["cell_type"], "".join(c["source"])) for c in cells]).encode())
     h.update(json.dumps(params, sort_keys=True).encode())
+    return f"{h.hexdigest()[:16]}-{inputs}"
+
+
+def inputs_digest(cwd: Path, params: dict) -> str:
+    """Digest of the training logs and exit records a study notebook reads (those whose
+    parameters name `models`): retraining or re-evaluating a run makes its pages stale."""
+    if "models" not in params:
+        return ""
+    base = (cwd / params["out_dir"] / params["dataset"] / params["profile"]).resolve()
+    h = hashlib.sha256()
+    for f in sorted(base.glob("*/metrics.jsonl")) + sorted(base.glob("*/records.csv.gz")):
+        h.update(f.relative_to(base).as_posix().encode())
+        h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -71,7 +86,7 @@ def execute(profile: str, dataset: str, force: bool = False, data_dir: str = "",
     done = []
     for i, (src, name, params) in enumerate(items, 1):
         source, target = NOTEBOOKS / src, out / name
-        sig = signature(source, params)
+        sig = signature(source, params, inputs_digest(out, params))  # after earlier pages ran
         if not force and _stored_signature(target) == sig:
             log(f"[{i}/{len(items)}] {name}: up to date, reused (use --force to re-execute)")
             done.append(target)

@@ -47,7 +47,8 @@ def test_committed_smoke_notebooks_match_their_sources():
     for src, name, params in book.manifest("smoke", "synthetic"):
         target = book.output_dir("smoke") / name
         stored = json.loads(target.read_text())["metadata"]["hbn"]["signature"]
-        assert stored == book.signature(book.NOTEBOOKS / src, params), name
+        # The part after "-" digests the smoke runs, which are made, not committed.
+        assert stored.split("-")[0] == book.signature(book.NOTEBOOKS / src, params).split("-")[0], name
 
 
 def test_notebooks_read_the_data_folder_the_runner_checked(tmp_path, monkeypatch):
@@ -57,3 +58,15 @@ def test_notebooks_read_the_data_folder_the_runner_checked(tmp_path, monkeypatch
     assert book.notebook_data_dir("mydata") == str(tmp_path / "mydata")
     monkeypatch.setenv("HBN_DATA", "env-data")
     assert book.notebook_data_dir("") == str(tmp_path / "env-data")
+
+
+def test_study_pages_go_stale_when_the_runs_they_read_change(tmp_path):
+    params = {"out_dir": "runs", "dataset": "synthetic", "profile": "smoke", "models": ["alexnet"]}
+    run = tmp_path / "runs" / "synthetic" / "smoke" / "alexnet-s0"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    first = book.inputs_digest(tmp_path, params)
+    assert first == book.inputs_digest(tmp_path, params)
+    (run / "records.csv.gz").write_bytes(b"new records")
+    assert book.inputs_digest(tmp_path, params) != first
+    assert book.inputs_digest(tmp_path, {"model": "alexnet"}) == ""  # training pages: no inputs
