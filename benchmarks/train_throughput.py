@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 
 from hbn.config import make_config
-from hbn.data import batches, load_dataset
+from hbn.batching import batches
+from hbn.data import load_dataset
 from hbn.runs import environment
 from hbn.train import build_model, compiled, exit_weights, make_step, resolve_device
 

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import Dataset, batches
+from .batching import batches
+from .data import Dataset
 from .losses import entropy
 
 RECORDS_FILE = "records.csv.gz"

@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 
 from . import runs
 from .config import RunConfig
-from .data import Dataset, batches, load_dataset
+from .batching import batches
+from .data import Dataset, load_dataset
 from .losses import joint_loss, semantic_loss, semantic_target
 from .models import create_model
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from hbn import data, hierarchy
+from hbn import batching, data, hierarchy
 from hbn.data import DataCorrupt, DataUnavailable
 
 
@@ -157,15 +157,15 @@ def test_synthetic_is_named_synthetic_and_deterministic(synthetic):
 def test_augmentation_only_when_training(synthetic):
     split = synthetic.test.take(torch.arange(64))
     g = torch.Generator().manual_seed(0)
-    x_eval, _, _ = next(data.batches(split, 64, synthetic.mean, synthetic.std))
-    torch.testing.assert_close(x_eval, data.normalise(split.images, synthetic.mean, synthetic.std))
-    x_train, fine, _ = next(data.batches(split, 64, synthetic.mean, synthetic.std, g, train=True))
+    x_eval, _, _ = next(batching.batches(split, 64, synthetic.mean, synthetic.std))
+    torch.testing.assert_close(x_eval, batching.normalise(split.images, synthetic.mean, synthetic.std))
+    x_train, fine, _ = next(batching.batches(split, 64, synthetic.mean, synthetic.std, g, train=True))
     assert x_train.shape == x_eval.shape and not torch.equal(fine, split.fine)  # shuffled
 
 
 def test_augment_is_a_shifted_crop_or_its_flip():
     x = torch.arange(2 * 1 * 32 * 32, dtype=torch.float32).view(2, 1, 32, 32)
-    out = data.augment(x, torch.Generator().manual_seed(1))
+    out = batching.augment(x, torch.Generator().manual_seed(1))
     padded = torch.nn.functional.pad(x, (4, 4, 4, 4), mode="reflect")
     for i in range(2):
         found = any(torch.equal(out[i], c) or torch.equal(out[i], c.flip(-1))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from hbn import data, models, records, routing as R
+from hbn import batching, data, models, records, routing as R
 
 INF = float("inf")
 
@@ -232,7 +232,7 @@ def test_early_exit_matches_vectorised_rule(one_thread):
     assert min(g0, g1, g2) > 1e-4
     ran = []
     model.stages[2].register_forward_hook(lambda *_: ran.append(1))
-    x = data.normalise(split.images, ds.mean, ds.std)
+    x = batching.normalise(split.images, ds.mean, ds.std)
     seen = set()
     model.train()  # records left it in eval mode; the fast path must restore whatever it finds
     for th, t in (([t0, t1, 0.0], tau), ([t0, t1, 0.0], INF), ([t0, 9.0, 0.0], -INF)):
