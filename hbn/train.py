@@ -43,16 +43,29 @@ def exit_weights(cfg: RunConfig, model) -> list[float]:
 
 
 @torch.no_grad()
-def validate(model, split, ds: Dataset, batch_size: int) -> dict[str, float]:
-    """Accuracy of every exit at every granularity it has (no augmentation)."""
+def validate(model, split, ds: Dataset, batch_size: int,
+             sem_fine_weight: float | None = None) -> dict[str, float]:
+    """Accuracy of every exit at every granularity it has (no augmentation).
+
+    With `sem_fine_weight` (AG-HBN post-training), the same pass also reports the semantic
+    exit: how often it says fine, how often the eq. (8) target says fine, and how often the
+    two agree (its accuracy against its own target).
+    """
     model.eval()
     right: dict[str, float] = {}
     for x, fine, coarse in batches(split, batch_size, ds.mean, ds.std):
-        for stage, out in zip(model.exit_stages, model(x)):
+        outs = model(x)
+        for stage, out in zip(model.exit_stages, outs):
             for g, y in (("fine", fine), ("coarse", coarse)):
                 if g in out:
                     key = f"exit{stage + 1}_{g}"
                     right[key] = right.get(key, 0.0) + (out[g].argmax(-1) == y).sum().item()
+        if sem_fine_weight is not None:
+            said = outs[0]["semantic"].argmax(-1)
+            want = semantic_target(outs, fine, coarse, sem_fine_weight)
+            for key, v in (("sem_fine_share", said.sum()), ("sem_target_fine_share", want.sum()),
+                           ("sem_agreement", (said == want).sum())):
+                right[key] = right.get(key, 0.0) + v.item()
     return {k: v / len(split) for k, v in right.items()}
 
 
@@ -136,9 +149,8 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
         row = {"epoch": epoch + 1, "phase": "post" if post else "joint",
                "train_loss": float(total) / seen, "train_s": round(train_time, 2),
                "img_per_s": round(seen / train_time, 1)}
-        row.update({f"val_{k}": round(v, 4) for k, v in validate(model, ds.val, ds, cfg.eval_batch_size).items()})
-        if post:
-            row.update(_semantic_stats(model, ds, cfg))
+        val = validate(model, ds.val, ds, cfg.eval_batch_size, cfg.sem_fine_weight if post else None)
+        row.update({f"val_{k}": round(v, 4) for k, v in val.items()})
         with open(out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
         runs.save_atomic({"epoch": epoch + 1, "post": post, "config": cfg.to_dict(),
@@ -196,24 +208,6 @@ def _optimizer(cfg: RunConfig, model, post: bool, device) -> torch.optim.Optimiz
     for p in head.parameters():
         p.requires_grad_(True)
     return torch.optim.Adam(head.parameters(), lr=cfg.post_lr, weight_decay=cfg.weight_decay, fused=fused)
-
-
-@torch.no_grad()
-def _semantic_stats(model, ds: Dataset, cfg: RunConfig) -> dict[str, float]:
-    """Validation view of the semantic exit: how often it says fine, how often the eq. (8)
-    target says fine, and how often the two agree (its accuracy against its own target)."""
-    model.eval()
-    said = target = agree = 0
-    for x, fine, coarse in batches(ds.val, cfg.eval_batch_size, ds.mean, ds.std):
-        outs = model(x)
-        pred = outs[0]["semantic"].argmax(-1)
-        want = semantic_target(outs, fine, coarse, cfg.sem_fine_weight)
-        said += pred.sum().item()
-        target += want.sum().item()
-        agree += (pred == want).sum().item()
-    n = len(ds.val)
-    return {"val_sem_fine_share": round(said / n, 4), "val_sem_target_fine_share": round(target / n, 4),
-            "val_sem_agreement": round(agree / n, 4)}
 
 
 def _format_row(row: dict) -> str:
