@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .config import DATASETS, MODELS, PROFILES, make_config
+from .config import DATASETS, MODELS, PROFILES, RunConfig, make_config
 
 # Authors' per-exit FLOPs (thop, batch 1, CIFAR-100; DESIGN.md §2), in MFLOPs.
 REFERENCE_MFLOPS = {"alexnet": [96.45], "b-alexnet": [31.70, 75.63, 135.81],
@@ -30,11 +32,37 @@ def cmd_models(args) -> int:
     return 0
 
 
+# RunConfig fields the CLI sets itself (positionally, or from the profile and the data found).
+_OWN_FLAGS = ("model", "dataset", "profile")
+
+
+def _run_fields():
+    return [f for f in dataclasses.fields(RunConfig) if f.name not in _OWN_FLAGS]
+
+
 def _config_from(args, model: str, dataset: str):
-    return make_config(args.profile, model=model, dataset=dataset, epochs=args.epochs,
-                       seed=args.seed, device=args.device, out_dir=args.out_dir,
-                       data_dir=args.data_dir, train_subset=args.train_subset, width=args.width,
-                       batch_size=args.batch_size, fast=args.fast)
+    """The profile's settings, with every RunConfig flag the user gave on top."""
+    given = {f.name: getattr(args, f.name) for f in _run_fields() if getattr(args, f.name) is not None}
+    if "exit_weights" in given:
+        given["exit_weights"] = tuple(given["exit_weights"])
+    return make_config(args.profile, model=model, dataset=dataset, **given)
+
+
+def _overrides(args) -> list[str]:
+    """The RunConfig flags the user gave, as command-line arguments again (for train-all)."""
+    out = []
+    for f in _run_fields():
+        v = getattr(args, f.name)
+        if v is None:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(v, bool):
+            out.append(flag if v else "--no-" + f.name.replace("_", "-"))
+        elif isinstance(v, (list, tuple)):
+            out += [flag, *map(str, v)]
+        else:
+            out += [flag, str(v)]
+    return out
 
 
 def _dataset(args) -> str:
@@ -64,16 +92,11 @@ def cmd_train_all(args) -> int:
     for m in models:
         _config_from(args, m, "synthetic")  # fail fast on bad names/values
     dataset = _dataset(args)
-    common = ["--profile", args.profile, "--dataset", dataset, "--out-dir", args.out_dir,
-              "--device", args.device]
-    for flag in ("epochs", "seed", "train_subset", "width", "batch_size", "data_dir"):
-        if getattr(args, flag) not in (None, ""):
-            common += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    common = ["--profile", args.profile, "--dataset", dataset, *_overrides(args)]
     if args.resume:
         common.append("--resume")
-    if args.fast is False:
-        common.append("--no-fast")
-    concurrent = torch.cuda.is_available() and args.device in ("auto", "cuda") and not args.sequential
+    concurrent = (torch.cuda.is_available() and (args.device or "auto") in ("auto", "cuda")
+                  and not args.sequential)
     t0, walls = time.time(), {}
     if concurrent:
         procs = {m: subprocess.Popen([sys.executable, "-m", "hbn", "train", "--model", m,
@@ -110,22 +133,32 @@ def cmd_book(args) -> int:
 
 
 def _add_run_options(p, model: bool = True):
+    """One flag per RunConfig field, generated from the dataclass so the two cannot drift.
+    A flag not given keeps the profile's value."""
     if model:
         p.add_argument("--model", choices=MODELS, default="gran-hbn")
     p.add_argument("--dataset", choices=DATASETS, default=None,
                    help="default: the profile's (cifar100, falling back loudly to fashion-mnist)")
     p.add_argument("--profile", choices=list(PROFILES), default="quick")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--train-subset", type=int)
-    p.add_argument("--width", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--out-dir", default="runs")
-    p.add_argument("--data-dir", default=os.environ.get("HBN_DATA", ""))
+    for f in _run_fields():
+        flag, kind = "--" + f.name.replace("_", "-"), str(f.type)
+        help_ = f"default: the profile's, else {f.default!r}"
+        if kind == "bool":
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_)
+        elif kind.startswith("tuple"):
+            p.add_argument(flag, type=_number, nargs="+", default=None, metavar="W", help=help_)
+        else:
+            conv = {"int": int, "float": _number, "float | None": _number}.get(kind, str)
+            p.add_argument(flag, type=conv, default=None, help=help_)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--no-fast", dest="fast", action="store_false", default=None,
-                   help="disable bf16 + CUDA graphs on a GPU")
+
+
+def _number(text: str) -> float:
+    """A finite float (inf and nan are refused here, before any work starts)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:

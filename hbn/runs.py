@@ -1,6 +1,7 @@
 """Run directories: where a run's config, metrics, checkpoints and results live.
 
-Layout: `{out_dir}/{dataset}/{profile}/{model}-s{seed}/` with `config.json`, `meta.json`
+Layout: `{out_dir}/{dataset}/{profile}[-{variant}]/{model}-s{seed}/`, the variant being a short
+hash of the fields that differ from the profile (`config.variant_name`), with `config.json`, `meta.json`
 (git revision, library versions, device), `metrics.jsonl` (one line per epoch),
 `checkpoint.pt` (last epoch, for --resume), `model.pt` (final weights) and `records.csv.gz`.
 """
@@ -14,11 +15,17 @@ from pathlib import Path
 
 import torch
 
-from .config import RunConfig
+from .config import RunConfig, variant_name
+
+
+def profile_dir(cfg: RunConfig) -> str:
+    """'<profile>' for the profile's own settings, '<profile>-<hash>' for a variant."""
+    v = variant_name(cfg)
+    return f"{cfg.profile}-{v}" if v else cfg.profile
 
 
 def run_dir(cfg: RunConfig) -> Path:
-    return Path(cfg.out_dir) / cfg.dataset / cfg.profile / cfg.run_name
+    return Path(cfg.out_dir) / cfg.dataset / profile_dir(cfg) / cfg.run_name
 
 
 def git_revision() -> str:

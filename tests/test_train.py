@@ -109,9 +109,32 @@ def test_cli_train_and_evaluate_smoke(tmp_path, capsys):
                  "--out-dir", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "synthetic" in out and "SHORTENED" in out and "coarse" in out
-    run = tmp_path / "synthetic" / "smoke" / "b-alexnet-s0"
+    # --epochs 1 differs from the smoke profile: the run is a variant with its own folder
+    [run] = (tmp_path / "synthetic").glob("smoke-*/b-alexnet-s0")
     assert (run / "records.csv.gz").exists()
     assert main(["evaluate", str(run)]) == 0
+
+
+def test_cli_exposes_every_run_config_field_and_passes_it_through(tmp_path, capsys):
+    import dataclasses
+    from hbn.cli import parser
+    from hbn.config import RunConfig
+    helps = parser().parse_args(["train"])
+    for f in dataclasses.fields(RunConfig):
+        assert hasattr(helps, f.name), f"no CLI flag for RunConfig.{f.name}"
+    assert main(["train", "--model", "alexnet", "--profile", "smoke", "--epochs", "1",
+                 "--lr", "0.002", "--fine-weight", "3", "--no-fast", "--out-dir", str(tmp_path),
+                 "--no-progress"]) == 0
+    [run] = (tmp_path / "synthetic").glob("smoke-*/alexnet-s0")
+    stored = json.loads((run / "config.json").read_text())
+    assert (stored["lr"], stored["fine_weight"], stored["fast"], stored["epochs"]) == (0.002, 3.0, False, 1)
+
+
+def test_cli_refuses_non_finite_numbers(capsys):
+    import pytest as _pytest
+    with _pytest.raises(SystemExit):
+        main(["train", "--width", "inf"])
+    assert "not a finite number" in capsys.readouterr().err
 
 
 def test_resume_of_a_finished_run_changes_nothing(tmp_path, synthetic):
