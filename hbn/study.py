@@ -67,18 +67,46 @@ class Study:
         return sorted(s for m, s in self.runs if m == model)
 
 
-def load_study(out_dir: str, dataset: str, profile: str, models, seeds=(0,)) -> Study:
-    """Load every finished run (records included) of `models` (seed 0) and Gran-HBN `seeds`."""
+def load_study(out_dir: str, dataset: str, profile: str, models, seeds=(0,),
+               overrides: dict | None = None) -> Study:
+    """Load every finished run (records included) of `models` (seed 0) and Gran-HBN `seeds`.
+
+    `overrides` (RunConfig fields) select a variant of the profile, as `python -m hbn book --set`
+    trains it. Runs that differ in anything but model and seed are refused: one study, one protocol.
+    """
+    if not list(models):
+        raise ValueError("a study needs at least one model (the `models` parameter is empty)")
     wanted = [(m, 0) for m in models] + [("gran-hbn", s) for s in seeds if s != 0]
     found = {}
     for model, seed in wanted:
-        path = runs.run_dir(make_config(profile, model=model, dataset=dataset, seed=seed,
-                                        out_dir=out_dir))
+        path = runs.run_dir(make_config(profile, **{**(overrides or {}), "model": model,
+                                                   "dataset": dataset, "seed": seed,
+                                                   "out_dir": out_dir}))
         df = load_records(path)
         found[(model, seed)] = Run(runs.load_config(path), path, df, as_arrays(df),
                                    runs.read_metrics(path),
                                    json.loads((path / "meta.json").read_text()))
+    check_one_protocol(found)
     return Study(dataset, profile, found)
+
+
+# Fields allowed to differ between the runs of one study (besides the model's own loss weights).
+_PER_RUN_FIELDS = {"model", "seed", "out_dir", "data_dir", "device"}
+
+
+def check_one_protocol(found: dict) -> None:
+    """Raise when the runs of a study were trained under different settings (seed aside)."""
+    items = list(found.items())
+    (m0, s0), ref = items[0][0], items[0][1].config.to_dict()
+    for (model, seed), run in items[1:]:
+        mine = run.config.to_dict()
+        diff = sorted(k for k in ref if k not in _PER_RUN_FIELDS and ref[k] != mine.get(k))
+        if diff:
+            raise ValueError(
+                f"runs of different configurations in one study: {model} seed {seed} "
+                f"({run.path}) differs from {m0} seed {s0} in {', '.join(diff)} "
+                f"({', '.join(f'{k}={mine.get(k)!r} vs {ref[k]!r}' for k in diff)}); "
+                f"retrain one of them so that all share the same settings")
 
 
 def figure_dir(study: Study) -> Path:
