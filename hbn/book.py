@@ -1,70 +1,182 @@
 """The book runner: execute the notebooks of `notebooks/manifest.py` with papermill, then build
-the Jupyter Book (1.x) from the executed copies. The book build itself never trains
-(`execute_notebooks: off`). An executed notebook is up to date when its cells and parameters
-are unchanged and, for the study pages, so are the run logs and exit records they read; after
-changing `hbn/` itself, pass `force` to re-execute them all.
+the Jupyter Book (1.x) from the executed copies (`execute_notebooks: off`: the build never trains).
+
+Up to date means: a training page whose cells and parameters are unchanged and whose run folder
+holds a finished run of exactly its configuration (config, log and records; weights are not
+needed); a study page whose cells, parameters, the records and logs it reads, and the `hbn`
+source (profiles included) are unchanged. A code change re-executes study pages, never trainings.
+`--set name=value` overrides make a variant: its runs, figures, pages and HTML get their own
+folders, so committed results are never touched.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from .config import RunConfig, make_config
 from .data import resolve_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+PUBLISHED = "quick"  # the profile whose pages the committed top-level _toc.yml lists
+RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
+# Set by the runner itself, never by --set: they name the book or say where things live.
+RESERVED = {"model", "seed", "dataset", "profile", "out_dir", "data_dir", "overrides"}
 
 
-def output_dir(profile: str) -> Path:
-    # The smoke copies are the nbval regression checks; the others are the book's pages.
-    return NOTEBOOKS / "smoke" if profile == "smoke" else ROOT / "book" / profile
+def output_dir(profile: str, variant: str = "", references: bool = False) -> Path:
+    """Where executed pages go: book/<profile>/ (committed), book/variants/<name>/ (never
+    committed), or for the smoke profile the nbval references notebooks/smoke/ (committed; only
+    with `references`) else book/smoke/ (scratch)."""
+    if variant:
+        return ROOT / "book" / "variants" / variant
+    if profile == "smoke" and references:
+        return NOTEBOOKS / "smoke"
+    return ROOT / "book" / profile
 
 
-def notebook_data_dir(data_dir: str = "") -> str:
-    """The data folder as the notebooks (run inside book/<profile>/) must name it.
+def notebook_data_dir(data_dir: str = "", page_dir: Path | None = None) -> str:
+    """The data folder as the notebooks (run inside their page folder) must name it.
 
     An explicit folder (argument or $HBN_DATA) is made absolute; the default `data/` of the
     repository stays relative, so that committed notebooks do not name this machine's paths.
     """
     given = data_dir or os.environ.get("HBN_DATA", "")
-    return str(Path(given).resolve()) if given else "../../data"
+    if given:
+        return str(Path(given).resolve())
+    return os.path.relpath(ROOT / "data", page_dir or ROOT / "book" / "quick")
 
 
-def manifest(profile: str, dataset: str, data_dir: str = ""):
+def manifest(profile: str, dataset: str, data_dir: str = "", page_dir: Path | None = None,
+             models=None, seeds=None):
     spec = importlib.util.spec_from_file_location("hbn_manifest", NOTEBOOKS / "manifest.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    # Both output folders sit two levels below the repository root; papermill runs in them.
-    out_dir = "runs" if profile == "smoke" else "../../runs"
-    return mod.entries(profile, dataset, out_dir, notebook_data_dir(data_dir))
+    page_dir = page_dir or output_dir(profile)
+    out_dir = os.path.relpath(ROOT / "runs", page_dir)  # papermill runs in the page folder
+    return mod.entries(profile, dataset, out_dir, notebook_data_dir(data_dir, page_dir),
+                       models=models, seeds=seeds)
+
+
+def notebook_parameters(source: Path) -> set[str]:
+    """The names a notebook's `parameters` cell declares (papermill's own parser)."""
+    import papermill as pm
+    return set(pm.inspect_notebook(str(source)))
+
+
+def route_overrides(items, sets: dict) -> list:
+    """Give each notebook the `--set` values it takes: RunConfig fields go to training pages as
+    parameters and to study pages inside `overrides`; any other name goes to every notebook that
+    declares it. A name no notebook takes is an error, raised before any work starts."""
+    bad = sorted(set(sets) & RESERVED)
+    if bad:
+        raise ValueError(f"--set cannot change {', '.join(bad)}: use --profile / --dataset / "
+                         f"--data-dir, or the `models` and `seeds` parameters")
+    declared = {src: notebook_parameters(NOTEBOOKS / src) for src in {i[0] for i in items}}
+    known = set().union(*declared.values()) | RUN_FIELDS
+    unknown = sorted(set(sets) - known)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: no notebook takes them. "
+                         f"Known: {', '.join(sorted(known - RESERVED))}")
+    run_sets = {k: v for k, v in sets.items() if k in RUN_FIELDS}
+    make_config("smoke", **run_sets)  # bad values fail here, before any work
+    out = []
+    for src, name, params in items:
+        params = dict(params)
+        takes = declared[src]
+        if "overrides" in takes and run_sets:
+            params["overrides"] = {**params.get("overrides", {}), **run_sets}
+        params.update({k: v for k, v in sets.items()
+                       if k in takes and not ("overrides" in takes and k in RUN_FIELDS)})
+        out.append((src, name, params))
+    return out
+
+
+def variant_name(profile: str, sets: dict) -> str:
+    """'' without overrides, else '<profile>-<hash of the overrides>'."""
+    if not sets:
+        return ""
+    digest = hashlib.sha256(json.dumps(sets, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{profile}-{digest[:8]}"
+
+
+def code_digest() -> str:
+    """Digest of the `hbn` package source (profiles included): a code change re-executes the
+    study pages."""
+    h = hashlib.sha256()
+    for f in sorted((ROOT / "hbn").glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def signature(source: Path, params: dict, inputs: str = "") -> str:
     """'<cells+params>-<inputs>': a hash of the notebook's cell sources (not cell ids or outputs)
-    and parameters, then the digest of the run files it reads (see `inputs_digest`)."""
+    and parameters, then the digest of what it reads (see `inputs_digest`)."""
     cells = json.loads(source.read_text())["cells"]
     h = hashlib.sha256(json.dumps([(c["cell_type"], "".join(c["source"])) for c in cells]).encode())
     h.update(json.dumps(params, sort_keys=True).encode())
     return f"{h.hexdigest()[:16]}-{inputs}"
 
 
-def inputs_digest(cwd: Path, params: dict) -> str:
-    """Digest of the training logs and exit records a study notebook reads (those whose
-    parameters name `models`): retraining or re-evaluating a run makes its pages stale."""
-    if "models" not in params:
-        return ""
-    base = (cwd / params["out_dir"] / params["dataset"] / params["profile"]).resolve()
-    h = hashlib.sha256()
-    for f in sorted(base.glob("*/metrics.jsonl")) + sorted(base.glob("*/records.csv.gz")):
-        h.update(f.relative_to(base).as_posix().encode())
-        h.update(f.read_bytes())
+def train_config(page_dir: Path, params: dict) -> RunConfig:
+    """The RunConfig a training page trains, its out_dir resolved from the page's folder."""
+    given = {k: v for k, v in params.items() if k in RUN_FIELDS and v is not None}
+    given["out_dir"] = str((page_dir / params["out_dir"]).resolve())
+    return make_config(given.pop("profile"), **given)
+
+
+def study_configs(page_dir: Path, params: dict) -> list[RunConfig]:
+    """The configurations of the runs a study page reads (seed 0 of each model + Gran-HBN seeds)."""
+    common = dict(params.get("overrides") or {}, dataset=params["dataset"],
+                  out_dir=str((page_dir / params["out_dir"]).resolve()))
+    wanted = [(m, 0) for m in params["models"]]
+    wanted += [("gran-hbn", s) for s in params.get("seeds", [0]) if s]
+    return [make_config(params["profile"], **common, model=m, seed=s) for m, s in wanted]
+
+
+def inputs_digest(page_dir: Path, params: dict) -> str:
+    """Digest of the logs and exit records a study page reads, and of the `hbn` source."""
+    from .runs import run_dir
+    h = hashlib.sha256(code_digest().encode())
+    for cfg in study_configs(page_dir, params):
+        run = run_dir(cfg)
+        for f in sorted(run.glob("metrics.jsonl")) + sorted(run.glob("records*.csv.gz")):
+            h.update(f"{run.name}/{f.name}".encode())
+            h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def train_command(cfg: RunConfig) -> str:
+    """A command that trains (or resumes) exactly `cfg`, as printed in hints."""
+    base = make_config(cfg.profile, model=cfg.model, dataset=cfg.dataset).to_dict()
+    mine = cfg.to_dict()
+    parts = [f"{sys.executable} -m hbn train --model {cfg.model} --profile {cfg.profile} "
+             f"--dataset {cfg.dataset} --seed {cfg.seed} --out-dir {cfg.out_dir}"]
+    for k, v in mine.items():
+        if k in ("model", "profile", "dataset", "seed", "out_dir") or v == base[k] or v is None:
+            continue
+        flag = "--" + k.replace("_", "-")
+        if isinstance(v, bool):
+            parts.append(flag if v else "--no-" + k.replace("_", "-"))
+        elif isinstance(v, (list, tuple)):
+            parts.append(f"{flag} {' '.join(map(str, v))}")
+        else:
+            parts.append(f"{flag} {v}")
+    return " ".join(parts) + " --resume"
+
+
+def missing_runs(page_dir: Path, params: dict) -> list[RunConfig]:
+    from .train import finished
+    return [c for c in study_configs(page_dir, params) if not finished(c)]
 
 
 def _stored_signature(path: Path) -> str | None:
@@ -76,18 +188,45 @@ def _stored_signature(path: Path) -> str | None:
         return None
 
 
-def execute(profile: str, dataset: str, force: bool = False, data_dir: str = "",
-            log=print) -> list[Path]:
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def notebook_error(path: Path) -> str:
+    """The last exception a failed notebook recorded: its type, message and innermost frames."""
+    try:
+        cells = json.loads(path.read_text())["cells"]
+    except (OSError, ValueError) as e:
+        return f"(could not read {path}: {e})"
+    for cell in reversed(cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                tb = _ANSI.sub("", "\n".join(out.get("traceback", [])))
+                frames = [ln for ln in tb.splitlines() if ln.strip()][-12:]
+                return f"{out['ename']}: {out['evalue']}\n" + "\n".join(frames)
+    return "(no exception recorded in the notebook)"
+
+
+def execute(items, out: Path, force: bool = False, log=print) -> list[Path]:
     import nbformat
     import papermill as pm
-    out = output_dir(profile)
+    from .train import finished
     out.mkdir(parents=True, exist_ok=True)
-    items = manifest(profile, dataset, data_dir)
     done = []
     for i, (src, name, params) in enumerate(items, 1):
         source, target = NOTEBOOKS / src, out / name
-        sig = signature(source, params, inputs_digest(out, params))  # after earlier pages ran
-        if not force and _stored_signature(target) == sig:
+        trains = "models" not in params
+        if trains:
+            ready = finished(train_config(out, params))
+            sig = signature(source, params)
+        else:
+            missing = missing_runs(out, params)
+            if missing:
+                raise RuntimeError(
+                    f"{name} reads runs that do not exist or did not finish: "
+                    + "; ".join(f"{c.model} seed {c.seed}" for c in missing)
+                    + ". Train them with:\n  " + "\n  ".join(train_command(c) for c in missing))
+            ready, sig = True, signature(source, params, inputs_digest(out, params))
+        if not force and ready and _stored_signature(target) == sig:
             log(f"[{i}/{len(items)}] {name}: up to date, reused (use --force to re-execute)")
             done.append(target)
             continue
@@ -98,13 +237,15 @@ def execute(profile: str, dataset: str, force: bool = False, data_dir: str = "",
             pm.execute_notebook(str(source), str(tmp), parameters=params, cwd=str(out),
                                 kernel_name="python3", progress_bar=False, log_output=True)
         except Exception as e:
-            raise RuntimeError(f"notebook {src} failed ({type(e).__name__}); the partial output "
-                               f"is in {tmp.relative_to(ROOT)}, the previous copy is untouched") from e
+            raise RuntimeError(f"notebook {src} failed; the partial output is in {tmp}, the "
+                               f"previous copy is untouched. Its error:\n{notebook_error(tmp)}") from e
         nb = nbformat.read(tmp, as_version=4)
         for cell in nb.cells:  # "{model}" in a heading becomes the run's model, and so on
             if cell.cell_type == "markdown":
                 for key, value in params.items():
                     cell.source = cell.source.replace("{" + key + "}", str(value))
+        if not trains:  # the page may have written records of its own: sign what it read
+            sig = signature(source, params, inputs_digest(out, params))
         nb.metadata["hbn"] = {"signature": sig, "params": params, "seconds": round(time.time() - t0, 1)}
         nbformat.write(nb, target)
         tmp.unlink()
@@ -113,32 +254,46 @@ def execute(profile: str, dataset: str, force: bool = False, data_dir: str = "",
     return done
 
 
-TOC_HEAD = "# Generated by `python -m hbn book`: the pages of the last profile built.\nformat: jb-book\n"
+TOC_HEAD = "# Generated by `python -m hbn book`.\nformat: jb-book\n"
 
 
-def write_toc(profile: str, pages: list[Path]) -> None:
+def write_toc(profile: str, pages: list[Path], path: Path | None = None) -> Path:
     rel = [p.relative_to(ROOT).with_suffix("").as_posix() for p in pages]
     root = next(r for r in rel if r.endswith("/index"))
     chapters = "".join(f"- file: {r}\n" for r in rel if r != root)
-    (ROOT / "_toc.yml").write_text(f"{TOC_HEAD}root: {root}\nchapters:\n{chapters}")
+    path = path or ROOT / "_toc.yml"
+    path.write_text(f"{TOC_HEAD}root: {root}\nchapters:\n{chapters}")
+    return path
 
 
 def build(profile: str = "quick", dataset: str | None = None, force: bool = False,
-          data_dir: str = "", skip_build: bool = False) -> int:
+          data_dir: str = "", skip_build: bool = False, sets: dict | None = None,
+          references: bool = False) -> int:
     t0 = time.time()
+    sets = dict(sets or {})
+    variant = variant_name(profile, sets)
+    if references and (profile != "smoke" or variant):
+        raise ValueError("--update-references refreshes the nbval copies: smoke profile, no --set")
     check_dir = data_dir or os.environ.get("HBN_DATA") or ROOT / "data"  # what the notebooks read
     name = resolve_dataset(dataset or ("synthetic" if profile == "smoke" else "cifar100"),
                            check_dir, fallback=dataset is None)
-    print(f"book: profile {profile}, dataset {name}")
-    pages = execute(profile, name, force=force, data_dir=data_dir)
-    if profile == "smoke" or skip_build:
+    out = output_dir(profile, variant, references)
+    items = manifest(profile, name, data_dir, out, sets.pop("models", None), sets.pop("seeds", None))
+    items = route_overrides(items, sets)
+    print(f"book: profile {profile}, dataset {name}"
+          + (f", variant {variant} ({sets}) -> {out.relative_to(ROOT)}" if variant else ""))
+    pages = execute(items, out, force=force)
+    if references or skip_build:
         print(f"notebooks executed in {time.time() - t0:.0f} s (no book build)")
         return 0
-    write_toc(profile, pages)
+    published = profile == PUBLISHED and not variant
+    toc = write_toc(profile, pages, None if published else out / "_toc.yml")
+    target = ROOT / "_build" if published else ROOT / "_build" / (variant or profile)
     jb = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(ROOT), "--warningiserror"]
+    cmd = [str(jb) if jb.exists() else "jupyter-book", "build", str(ROOT), "--warningiserror",
+           "--toc", str(toc), "--path-output", str(target.parent if published else target)]
     print("building the book:", " ".join(cmd))
     rc = subprocess.call(cmd, cwd=ROOT, env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
-    print(f"book {'built' if rc == 0 else 'FAILED'} in {time.time() - t0:.0f} s: "
-          f"{ROOT / '_build' / 'html' / 'index.html'}")
+    html = (target if published else target / "_build") / "html" / "index.html"
+    print(f"book {'built' if rc == 0 else 'FAILED'} in {time.time() - t0:.0f} s: {html}")
     return rc

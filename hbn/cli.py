@@ -128,8 +128,30 @@ def cmd_evaluate(args) -> int:
 
 def cmd_book(args) -> int:
     from .book import build
+    sets = {}
+    for item in args.set:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--set expects name=value, got {item!r}")
+        sets[name.strip()] = _yaml_value(text)
     return build(profile=args.profile, dataset=args.dataset, force=args.force,
-                 data_dir=args.data_dir, skip_build=args.no_build)
+                 data_dir=args.data_dir, skip_build=args.no_build, sets=sets,
+                 references=args.update_references)
+
+
+def _yaml_value(text: str):
+    """A --set value parsed as YAML: 64, 1e-3, [1, 2], {a: 1}, true, or a plain string."""
+    import yaml
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(f"--set value {text!r} is not valid YAML ({e})") from e
+    if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _add_run_options(p, model: bool = True):
@@ -186,6 +208,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=os.environ.get("HBN_DATA", ""))
     p.add_argument("--force", action="store_true", help="re-execute up-to-date notebooks too")
     p.add_argument("--no-build", action="store_true", help="execute notebooks only")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter (repeatable; YAML values, e.g. lr=1e-3, "
+                        "seeds=[1,2], decision_batch=64): the run goes into a variant folder")
+    p.add_argument("--update-references", action="store_true",
+                   help="smoke profile: re-execute the committed nbval copies in notebooks/smoke")
     p.set_defaults(func=cmd_book)
     return ap
 

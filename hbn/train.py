@@ -265,21 +265,46 @@ def _format_row(row: dict) -> str:
 _LOCATION_FIELDS = ("out_dir", "data_dir", "device")
 
 
-def same_experiment(a: RunConfig, b: RunConfig) -> bool:
+def differing_fields(a: RunConfig, b: RunConfig) -> list[str]:
+    """'name: a vs b' for each field (location aside) where two configurations differ."""
     da, db = a.to_dict(), b.to_dict()
-    return all(da[k] == db[k] for k in da if k not in _LOCATION_FIELDS)
+    return [f"{k}: {da[k]!r} vs {db[k]!r}" for k in da if k not in _LOCATION_FIELDS and da[k] != db[k]]
+
+
+def same_experiment(a: RunConfig, b: RunConfig) -> bool:
+    return not differing_fields(a, b)
+
+
+def finished(cfg: RunConfig) -> bool:
+    """True when the run folder of `cfg` holds a finished run of exactly `cfg`: its config,
+    a log line for every epoch and its test records. Weights are not needed (never committed)."""
+    out = runs.run_dir(cfg)
+    if not (out / "config.json").exists() or not (out / "records.csv.gz").exists():
+        return False
+    try:
+        stored = runs.load_config(out)
+    except (ValueError, OSError):
+        return False
+    epochs = [m.get("epoch") for m in runs.read_metrics(out)]
+    return same_experiment(stored, cfg) and epochs == list(range(1, cfg.epochs + 1))
 
 
 def train_or_reuse(cfg: RunConfig, ds: Dataset | None = None, progress: bool = False,
                    log=print) -> Path:
-    """Reuse a finished run of the same experiment, resume an interrupted one, else train."""
+    """Reuse a finished run of the same experiment, resume an interrupted one, else train;
+    then write the test records if they are missing."""
+    from .evaluate import evaluate
     out = runs.run_dir(cfg)
-    if (out / "model.pt").exists() or (out / "checkpoint.pt").exists():
+    if finished(cfg):
+        log(f"reusing the finished run in {out} (trained earlier; its log is in metrics.jsonl)")
+        return out
+    if (out / "config.json").exists():
         stored = runs.load_config(out)
         if not same_experiment(stored, cfg):
-            raise FileExistsError(f"{out} holds a run with a different configuration; move it away "
-                                  f"or choose another out_dir (nothing was overwritten)")
-        if (out / "model.pt").exists():
-            log(f"reusing the finished run in {out} (trained earlier; its log is in metrics.jsonl)")
-            return out
-    return train(cfg, ds, resume=True, progress=progress, log=log)
+            raise FileExistsError(f"{out} holds a run with a different configuration "
+                                  f"({'; '.join(differing_fields(stored, cfg))}: stored vs asked); "
+                                  f"move it away or choose another out_dir (nothing was overwritten)")
+    train(cfg, ds, resume=True, progress=progress, log=log)
+    if not (out / "records.csv.gz").exists():
+        evaluate(out, ds, device=cfg.device)
+    return out

@@ -7,18 +7,20 @@ for the notebooks that read several runs).
 from __future__ import annotations
 
 MODELS = ["alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn"]
-EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "paper": [1, 2]}  # extra Gran-HBN seeds, for intervals
+EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2], "paper": [1, 2]}  # extra Gran-HBN seeds, for intervals
 
 
-def entries(profile: str, dataset: str, out_dir: str, data_dir: str, device: str = "auto"):
+def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None, seeds=None):
+    """`models` / `seeds` (Gran-HBN seeds; seed 0 for every model) default to the study's."""
     common = dict(dataset=dataset, profile=profile, out_dir=out_dir, data_dir=data_dir)
-    seeds = [0, *EXTRA_SEEDS[profile]]
-    runs = [(m, 0) for m in MODELS] + [("gran-hbn", s) for s in seeds[1:]]
+    models = list(models or MODELS)
+    seeds = list(seeds if seeds is not None else [0, *EXTRA_SEEDS.get(profile, [1, 2])])
+    runs = [(m, 0) for m in models] + [("gran-hbn", s) for s in seeds if s]
     out = []
     for model, seed in runs:
         out.append(("train.ipynb", f"01-train-{model}-s{seed}.ipynb",
-                    dict(common, model=model, seed=seed, device=device, epochs=0)))
-    analysis = dict(common, models=MODELS, seeds=seeds)
+                    dict(common, model=model, seed=seed)))
+    analysis = dict(common, models=models, seeds=seeds)
     out += [
         ("evaluate.ipynb", "02-evaluate.ipynb", analysis),
         ("tau_sweep.ipynb", "03-tau-sweep.ipynb", analysis),

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -44,8 +46,9 @@ def test_stored_signature_reads_notebook_metadata(tmp_path):
 def test_committed_smoke_notebooks_match_their_sources():
     """The nbval copies must be re-executed (`python -m hbn book --profile smoke`) after a
     notebook or the manifest changes; a stale copy would check old code."""
-    for src, name, params in book.manifest("smoke", "synthetic"):
-        target = book.output_dir("smoke") / name
+    refs = book.output_dir("smoke", references=True)
+    for src, name, params in book.manifest("smoke", "synthetic", page_dir=refs):
+        target = refs / name
         stored = json.loads(target.read_text())["metadata"]["hbn"]["signature"]
         # The part after "-" digests the smoke runs, which are made, not committed.
         assert stored.split("-")[0] == book.signature(book.NOTEBOOKS / src, params).split("-")[0], name
@@ -54,19 +57,52 @@ def test_committed_smoke_notebooks_match_their_sources():
 def test_notebooks_read_the_data_folder_the_runner_checked(tmp_path, monkeypatch):
     monkeypatch.delenv("HBN_DATA", raising=False)
     assert book.notebook_data_dir("") == "../../data"  # the repository's data/, seen from book/<profile>/
+    assert book.notebook_data_dir("", book.ROOT / "book" / "variants" / "x") == "../../../data"
     monkeypatch.chdir(tmp_path)
     assert book.notebook_data_dir("mydata") == str(tmp_path / "mydata")
     monkeypatch.setenv("HBN_DATA", "env-data")
     assert book.notebook_data_dir("") == str(tmp_path / "env-data")
 
 
-def test_study_pages_go_stale_when_the_runs_they_read_change(tmp_path):
-    params = {"out_dir": "runs", "dataset": "synthetic", "profile": "smoke", "models": ["alexnet"]}
+def test_study_pages_go_stale_when_the_runs_or_the_code_they_read_change(tmp_path, monkeypatch):
+    params = {"out_dir": "runs", "dataset": "synthetic", "profile": "smoke", "models": ["alexnet"],
+              "seeds": [0]}
     run = tmp_path / "runs" / "synthetic" / "smoke" / "alexnet-s0"
     run.mkdir(parents=True)
     (run / "metrics.jsonl").write_text('{"epoch": 1}\n')
     first = book.inputs_digest(tmp_path, params)
     assert first == book.inputs_digest(tmp_path, params)
     (run / "records.csv.gz").write_bytes(b"new records")
-    assert book.inputs_digest(tmp_path, params) != first
-    assert book.inputs_digest(tmp_path, {"model": "alexnet"}) == ""  # training pages: no inputs
+    second = book.inputs_digest(tmp_path, params)
+    assert second != first
+    monkeypatch.setattr(book, "code_digest", lambda: "changed code")
+    assert book.inputs_digest(tmp_path, params) != second
+
+
+def test_unknown_and_reserved_overrides_fail_before_any_work():
+    items = book.manifest("smoke", "synthetic")
+    with pytest.raises(ValueError, match="unknown parameter.*nonsense"):
+        book.route_overrides(items, {"nonsense": 1})
+    with pytest.raises(ValueError, match="cannot change model"):
+        book.route_overrides(items, {"model": "alexnet"})
+    with pytest.raises(ValueError, match="bad run configuration"):
+        book.route_overrides(items, {"lr": -1.0})
+
+
+def test_overrides_make_a_variant_with_its_own_folders():
+    assert book.variant_name("quick", {}) == ""
+    v = book.variant_name("quick", {"lr": 0.001})
+    assert v.startswith("quick-") and v != book.variant_name("quick", {"lr": 0.002})
+    assert book.output_dir("quick", v) == book.ROOT / "book" / "variants" / v
+    assert book.output_dir("smoke") != book.output_dir("smoke", references=True)
+
+
+def test_hints_are_commands_that_train_exactly_the_missing_run():
+    from hbn.cli import parser
+    from hbn.config import make_config
+    cfg = make_config("smoke", model="gran-hbn", dataset="synthetic", seed=2, lr=0.01,
+                      out_dir="/somewhere/runs")
+    argv = book.train_command(cfg).split()[3:]  # after "<python> -m hbn"
+    args = parser().parse_args(argv)
+    from hbn.cli import _config_from
+    assert _config_from(args, args.model, args.dataset) == cfg and args.resume

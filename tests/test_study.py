@@ -1,6 +1,8 @@
+import json
 import math
 
 import pytest
+from hbn import runs
 
 from hbn.config import make_config
 from hbn.study import AUTHORS_FORCED, AUTHORS_REGIONS, interval
@@ -30,6 +32,11 @@ def test_train_or_reuse_reuses_and_refuses_a_different_experiment(tmp_path, synt
     assert "reusing" in lines[0] and (run / "model.pt").stat().st_mtime_ns == stamp
     # Where a run lives is not part of the experiment; what it computes is.
     assert same_experiment(cfg, make_config("smoke", model="alexnet", epochs=1, out_dir="elsewhere"))
+    # Other settings make a variant with its own folder ...
     other = make_config("smoke", model="alexnet", epochs=1, lr=0.5, out_dir=str(tmp_path))
-    with pytest.raises(FileExistsError, match="different configuration"):
-        train_or_reuse(other, synthetic, log=lambda *_: None)
+    assert runs.run_dir(other) != run
+    # ... and a folder whose stored config differs (say, the profile was edited) is refused.
+    stored = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**stored, "lr": 0.5}))
+    with pytest.raises(FileExistsError, match="different configuration.*lr: 0.5 vs"):
+        train_or_reuse(cfg, synthetic, log=lambda *_: None)
