@@ -2,8 +2,8 @@ import json
 import math
 
 import pytest
-from hbn import runs
 
+from hbn import runs
 from hbn.config import make_config
 from hbn.study import AUTHORS_FORCED, AUTHORS_REGIONS, interval
 from hbn.train import same_experiment, train_or_reuse
