@@ -8,8 +8,10 @@ Each epoch is seeded from (seed, epoch), so on the CPU `resume` ends with the sa
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -22,6 +24,9 @@ from .batching import batches
 from .data import Dataset, load_dataset
 from .losses import joint_loss, semantic_loss, semantic_target
 from .models import create_model
+
+
+JOINT_CHECKPOINT = "checkpoint-joint.pt"  # AG-HBN at the end of joint training
 
 
 def resolve_device(name: str) -> torch.device:
@@ -198,6 +203,8 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
             f.write(json.dumps(row) + "\n")
         runs.save_atomic({"epoch": epoch + 1, "post": post, "config": cfg.to_dict(),
                           "model": model.state_dict(), "optimizer": optimizer.state_dict()}, ckpt_path)
+        if epoch + 1 == joint_epochs and cfg.model == "ag-hbn":  # kept: post-training variants fork here
+            shutil.copyfile(ckpt_path, out / JOINT_CHECKPOINT)
         log(_format_row(row))
         state = None
         if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
@@ -307,4 +314,35 @@ def train_or_reuse(cfg: RunConfig, ds: Dataset | None = None, progress: bool = F
     train(cfg, ds, resume=True, progress=progress, log=log)
     if not (out / "records.csv.gz").exists():
         evaluate(out, ds, device=cfg.device)
+    return out
+
+
+def fork_post_training(run: Path, log=print, **changes) -> Path:
+    """An AG-HBN variant that differs only in its post-training settings (`post_mode`,
+    `post_lr`, `sem_alpha`, `sem_fine_weight`), started from `run`'s checkpoint at the end of
+    joint training: the joint phase does not read these fields, so (on the CPU, bit for bit) it
+    equals training the variant from scratch. Returns the variant's folder, ready to `--resume`."""
+    allowed = {"post_mode", "post_lr", "sem_alpha", "sem_fine_weight"}
+    if not changes or set(changes) - allowed:
+        raise ValueError(f"a post-training fork changes only {sorted(allowed)}, got {sorted(changes)}")
+    run = Path(run)
+    src = runs.load_config(run)
+    joint = run / JOINT_CHECKPOINT
+    if src.model != "ag-hbn" or not joint.exists():
+        raise FileNotFoundError(f"{joint} is missing: only an AG-HBN run that finished its joint "
+                                f"phase with this version of hbn keeps it; train the variant in full")
+    cfg = dataclasses.replace(src, **changes)
+    out = runs.run_dir(cfg)
+    if (out / "config.json").exists():
+        raise FileExistsError(f"{out} already exists; resume it with `python -m hbn train ... --resume`")
+    out.mkdir(parents=True)
+    state = runs.load_checkpoint(joint)
+    state["config"] = cfg.to_dict()
+    runs.save_atomic(state, out / "checkpoint.pt")
+    (out / "config.json").write_text(cfg.to_json())
+    kept = [m for m in runs.read_metrics(run) if m["epoch"] <= state["epoch"]]
+    (out / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in kept))
+    meta = json.loads((run / "meta.json").read_text())
+    runs.write_json(out / "meta.json", {**meta, "forked_from": str(run), "forked_at_epoch": state["epoch"]})
+    log(f"forked {run} at epoch {state['epoch']} into {out}: {changes}")
     return out

@@ -151,3 +151,30 @@ def test_resume_of_a_finished_run_changes_nothing(tmp_path, synthetic):
 def test_an_ag_hbn_schedule_other_than_100_plus_20_is_flagged_shortened():
     assert make_config("paper", model="ag-hbn").shortened is False
     assert make_config("paper", model="ag-hbn", post_epochs=5).shortened is True
+
+
+def test_a_post_training_fork_equals_training_the_variant_from_scratch(tmp_path, synthetic):
+    import dataclasses
+    from hbn.train import fork_post_training
+    quiet = dict(progress=False, log=lambda *_: None)
+    cfg = _cfg(tmp_path / "a", model="ag-hbn", epochs=3)  # 2 joint + 1 post
+    run = train(cfg, synthetic, **quiet)
+    forked = fork_post_training(run, log=lambda *_: None, post_mode="eval")
+    assert forked != run and "eval" == runs.load_config(forked).post_mode
+    train(runs.load_config(forked), synthetic, resume=True, **quiet)
+    scratch = train(dataclasses.replace(cfg, post_mode="eval", out_dir=str(tmp_path / "b")),
+                    synthetic, **quiet)
+    wf, ws = torch.load(forked / "model.pt")["model"], torch.load(scratch / "model.pt")["model"]
+    assert all(torch.equal(wf[k], ws[k]) for k in wf)
+    assert [m["epoch"] for m in runs.read_metrics(forked)] == [1, 2, 3]
+    with pytest.raises(ValueError, match="changes only"):
+        fork_post_training(run, lr=0.1)
+
+
+def test_post_mode_changes_what_post_training_learns(tmp_path, synthetic):
+    quiet = dict(progress=False, log=lambda *_: None)
+    w = {}
+    for mode in ("train", "eval"):
+        run = train(_cfg(tmp_path / mode, model="ag-hbn", epochs=3, post_mode=mode), synthetic, **quiet)
+        w[mode] = torch.load(run / "model.pt")["model"]["exits.0.classifiers.semantic.weight"]
+    assert not torch.equal(w["train"], w["eval"])
