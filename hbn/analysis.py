@@ -185,7 +185,7 @@ def operating_region(sweep: pd.DataFrame) -> dict:
     A limit the grid does not reach is NaN with `start_beyond_grid` / `end_beyond_grid` set:
     start when δ > 0 already at the grid's first τ (or δ = 0 on the whole grid), end when
     δ < 1 still at its last τ (or δ = 1 on the whole grid). A grid edge is never reported as a
-    limit. `region` says it in words, e.g. "0.46–0.54" or "0.46–beyond the grid".
+    limit. `region` says it in words, e.g. "0.46–0.54" or "0.46–beyond the grid (above)".
     """
     keys = [c for c in ("rule", "branch", "mode", "batch_size") if c in sweep]
     if keys and len(sweep[keys].astype(str).drop_duplicates()) > 1:
@@ -198,18 +198,20 @@ def operating_region(sweep: pd.DataFrame) -> dict:
     # a limit is seen only if the grid has a point on each side of it
     start = float(tau[zero[-1]]) if len(zero) and zero[-1] < len(tau) - 1 else np.nan
     end = float(tau[one[0]]) if len(one) and one[0] > 0 else np.nan
-    out = dict(start=start, end=end, size=end - start,
-               n_points=int(np.sum((spec > 0) & (spec < 1))),
-               start_beyond_grid=bool(np.isnan(start)), end_beyond_grid=bool(np.isnan(end)))
-    return {**out, "region": region_text(out)}
-
-
-def region_text(r, digits: int = 4) -> str:
-    """'start–end' of an `operating_region` row, 'beyond the grid' for a limit it misses, and
-    just 'beyond the grid' when no grid point has 0 < δ < 1 and neither limit is seen."""
-    lo, hi = (("beyond the grid" if r[f"{k}_beyond_grid"] else f"{r[k]:.{digits}g}")
-              for k in ("start", "end"))
-    return "beyond the grid" if lo == hi and not r["n_points"] else f"{lo}–{hi}"
+    # the grid's own precision for the text: 0.50 on the authors' grid, 4 digits otherwise
+    dec = next((d for d in range(5) if np.allclose(tau, np.round(tau, d), rtol=0, atol=1e-9)),
+               None)
+    num = (lambda x: f"{x:.{dec}f}") if dec is not None else (lambda x: f"{x:.4g}")  # noqa: E731
+    if np.isnan(start) and np.isnan(end) and not np.any((spec > 0) & (spec < 1)):
+        where = "above" if spec[0] == 0 else "below"  # δ = 0 (or 1) on the whole grid
+        text = f"beyond the grid ({where})"
+    else:
+        text = (("beyond the grid (below)" if np.isnan(start) else num(start)) + "–"
+                + ("beyond the grid (above)" if np.isnan(end) else num(end)))
+    return dict(start=start, end=end, size=end - start,
+                n_points=int(np.sum((spec > 0) & (spec < 1))),
+                start_beyond_grid=bool(np.isnan(start)), end_beyond_grid=bool(np.isnan(end)),
+                region=text)
 
 
 def _both_heads(a: dict) -> list[int]:

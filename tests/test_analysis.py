@@ -200,11 +200,11 @@ def test_operating_region_by_hand():
 
 
 @pytest.mark.parametrize("spec,start_out,end_out,text", [
-    ([0.1, 0.2, 0.5, 1, 1, 1], True, False, "beyond the grid–0.46"),  # δ > 0 at the first τ
-    ([0, 0, 0.2, 0.5, 0.9, 0.9], False, True, "0.42–beyond the grid"),  # never reaches 1
-    ([0.1, 0.2, 0.5, 0.5, 0.9, 0.9], True, True, "beyond the grid–beyond the grid"),
-    ([0, 0, 0, 0, 0, 0], True, True, "beyond the grid"),  # the whole region above the grid
-    ([1, 1, 1, 1, 1, 1], True, True, "beyond the grid"),  # ... or below it
+    ([0.1, 0.2, 0.5, 1, 1, 1], True, False, "beyond the grid (below)–0.46"),  # δ > 0 at the first τ
+    ([0, 0, 0.2, 0.5, 0.9, 0.9], False, True, "0.42–beyond the grid (above)"),  # never reaches 1
+    ([0.1, 0.2, 0.5, 0.5, 0.9, 0.9], True, True, "beyond the grid (below)–beyond the grid (above)"),
+    ([0, 0, 0, 0, 0, 0], True, True, "beyond the grid (above)"),  # the whole region above the grid
+    ([1, 1, 1, 1, 1, 1], True, True, "beyond the grid (below)"),  # ... or below it
 ])
 def test_operating_region_beyond_the_grid(spec, start_out, end_out, text):
     r = region(TAU6, np.asarray(spec, float))
@@ -222,7 +222,7 @@ AUTHORS_FIG3_RUNS = {1: (0.48, [0.15, 0.50, 0.75]), 2: (0.52, [0.05, 0.15, 0.25,
 def test_table_ii_from_the_authors_fig3_data():
     from hbn.study import AUTHORS_FIG3, AUTHORS_REGIONS
     tau = A.paper_tau_grid()
-    got = []
+    got, texts = [], []
     for branch, (first, run) in AUTHORS_FIG3_RUNS.items():
         spec = np.where(tau < first - 1e-9, 0.0, 1.0)
         i = int(np.argmin(np.abs(tau - first)))
@@ -231,8 +231,10 @@ def test_table_ii_from_the_authors_fig3_data():
         assert mine.tau.tolist() == tau.tolist() and mine.specificity.tolist() == spec.tolist()
         r = A.operating_region(pd.DataFrame({"tau": tau, "specificity": spec}))
         got.append((branch, r["start"], r["end"], round(r["size"], 10)))
+        texts.append(r["region"])
     # paper Table II: 0.46–0.54, 0.50–0.62, 0.42–0.54
     assert got == [(1, 0.46, 0.54, 0.08), (2, 0.50, 0.62, 0.12), (3, 0.42, 0.54, 0.12)]
+    assert texts == ["0.46–0.54", "0.50–0.62", "0.42–0.54"]
     assert got == [tuple(x) for x in AUTHORS_REGIONS[["branch", "start", "end", "size"]]
                    .itertuples(index=False)]
 
