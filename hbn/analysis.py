@@ -153,8 +153,9 @@ def tau_sweep(a: dict, taus, branch: int | None = None, mode: str = "sample",
 
 
 def paper_tau_grid() -> np.ndarray:
-    """The paper's τ grid: 0 to 1 in steps of 0.02 (51 values)."""
-    return np.round(np.arange(0, 1.0001, 0.02), 2)
+    """The authors' τ grid, `np.arange(0.0, 1.0, 0.02)`: 0.00 to 0.98, 50 values (rounded to
+    two decimals so that 0.46 in the grid is the float 0.46)."""
+    return np.round(np.arange(0.0, 1.0, 0.02), 2)
 
 
 def wide_tau_grid(a: dict, n: int = 1001, margin: float = 0.05) -> np.ndarray:
@@ -172,21 +173,45 @@ def wide_tau_grid(a: dict, n: int = 1001, margin: float = 0.05) -> np.ndarray:
 # --- operating regions (Table II) ---------------------------------------------------------------
 
 def operating_region(sweep: pd.DataFrame) -> dict:
-    """The τ range over which specificity moves, from one sweep (one branch, mode, batch size).
+    """Paper Table II's operating region of one sweep (one branch, mode, batch size).
 
-    Definition: start / end = the smallest / largest τ of the sweep grid at which the
-    specificity is strictly between 0 and 1; size = end - start; n_points = how many grid
-    points lie strictly inside. NaN start/end/size (n_points 0) when no grid point does,
-    e.g. when the grid is too coarse or the decision is one step (a single chunk).
+    start = the last grid τ with specificity δ = 0, end = the first grid τ with δ = 1,
+    size = end - start; n_points = grid points with 0 < δ < 1. This is the definition that
+    gives the paper's Table II from the authors' own Fig. 3 data (DESIGN.md §5): taking the
+    first and last τ strictly inside (0, 1) instead makes every region one grid step too
+    small on each side, a single interior point a region of size 0, and a jump from 0 to 1
+    between neighbouring τ no region at all. Here that jump gives size = one grid step.
+
+    A limit the grid does not reach is NaN with `start_beyond_grid` / `end_beyond_grid` set:
+    start when δ > 0 already at the grid's first τ (or δ = 0 on the whole grid), end when
+    δ < 1 still at its last τ (or δ = 1 on the whole grid). A grid edge is never reported as a
+    limit. `region` says it in words, e.g. "0.46–0.54" or "0.46–beyond the grid (above)".
     """
     keys = [c for c in ("rule", "branch", "mode", "batch_size") if c in sweep]
     if keys and len(sweep[keys].astype(str).drop_duplicates()) > 1:
         raise ValueError(f"operating_region needs one sweep; split by {keys} first")
-    inside = sweep.loc[(sweep["specificity"] > 0) & (sweep["specificity"] < 1), "tau"]
-    if not len(inside):
-        return dict(start=np.nan, end=np.nan, size=np.nan, n_points=0)
-    start, end = float(inside.min()), float(inside.max())
-    return dict(start=start, end=end, size=end - start, n_points=int(len(inside)))
+    s = sweep.sort_values("tau")
+    tau, spec = s["tau"].to_numpy(float), s["specificity"].to_numpy(float)
+    if np.any(np.diff(spec) < 0):
+        raise ValueError("specificity must not fall as τ grows (Algorithm 1 never does)")
+    zero, one = np.flatnonzero(spec == 0), np.flatnonzero(spec == 1)
+    # a limit is seen only if the grid has a point on each side of it
+    start = float(tau[zero[-1]]) if len(zero) and zero[-1] < len(tau) - 1 else np.nan
+    end = float(tau[one[0]]) if len(one) and one[0] > 0 else np.nan
+    # the grid's own precision for the text: 0.50 on the authors' grid, 4 digits otherwise
+    dec = next((d for d in range(5) if np.allclose(tau, np.round(tau, d), rtol=0, atol=1e-9)),
+               None)
+    num = (lambda x: f"{x:.{dec}f}") if dec is not None else (lambda x: f"{x:.4g}")  # noqa: E731
+    if np.isnan(start) and np.isnan(end) and not np.any((spec > 0) & (spec < 1)):
+        where = "above" if spec[0] == 0 else "below"  # δ = 0 (or 1) on the whole grid
+        text = f"beyond the grid ({where})"
+    else:
+        text = (("beyond the grid (below)" if np.isnan(start) else num(start)) + "–"
+                + ("beyond the grid (above)" if np.isnan(end) else num(end)))
+    return dict(start=start, end=end, size=end - start,
+                n_points=int(np.sum((spec > 0) & (spec < 1))),
+                start_beyond_grid=bool(np.isnan(start)), end_beyond_grid=bool(np.isnan(end)),
+                region=text)
 
 
 def _both_heads(a: dict) -> list[int]:
@@ -196,8 +221,8 @@ def _both_heads(a: dict) -> list[int]:
 
 def operating_regions(a: dict, taus, modes=("sample", "batch"),
                       batch_sizes=(512,)) -> pd.DataFrame:
-    """`operating_region` per branch (with both heads) x mode x batch size, forced exits.
-    Sample mode does not depend on batch size and gets one row (batch_size 1)."""
+    """`operating_region` (Table II's definition) per branch with both heads x mode x batch
+    size, forced exits. Sample mode does not depend on batch size: one row (batch_size 1)."""
     rows = []
     for b in _both_heads(a):
         for mode in modes:
@@ -210,47 +235,106 @@ def operating_regions(a: dict, taus, modes=("sample", "batch"),
 
 def region_vs_batch_size(a: dict, taus=None, batch_sizes=(1, 8, 64, 512)) -> pd.DataFrame:
     """How the operating region changes with the test batch size (batch-mean decisions).
-    The paper notes it grows as the batch shrinks (§VI-A). Default grid: `wide_tau_grid`."""
+    The paper notes it grows as the batch shrinks (§VI-A). Default grid: `wide_tau_grid`,
+    which reaches δ = 0 and δ = 1 at every batch size, so no limit lies beyond it."""
     taus = wide_tau_grid(a) if taus is None else taus
     return operating_regions(a, taus, modes=("batch",), batch_sizes=batch_sizes)
 
 
 # --- entropies (Fig. 5), oracle and forced-exit accuracies (Fig. 4) -----------------------------
 
+PER = ("batch", "image")  # Fig. 5's statistic (the authors') and ours
+
+
+def statistic_label(per: str = "batch", batch_size: int = 64) -> str:
+    """Whose entropy statistic `per` is, for tables and figure panels."""
+    if per not in PER:
+        raise ValueError(f"per must be one of {PER}, got {per!r}")
+    return (f"paper's statistic: batch-of-{batch_size} means (min–max)" if per == "batch"
+            else "ours: per image")
+
+
+def entropy_units(a: dict, per: str = "batch", batch_size: int = 64):
+    """(fine, coarse) entropies in nats, (M units, B exits): per image (M = N), or, as in the
+    paper's Fig. 5, the mean over each consecutive batch of `batch_size` test images (the
+    last batch may be shorter). NaN columns where an exit lacks that head."""
+    _check(a)
+    statistic_label(per, batch_size)  # validates `per`
+    ef, ec = (np.asarray(a[f"{g}_entropy"], np.float64) for g in ("fine", "coarse"))
+    if per == "image":
+        return ef, ec
+    starts = R.decision_units(len(ef), "batch", batch_size)
+    return R.unit_means(ef, starts), R.unit_means(ec, starts)
+
+
+def batch_entropies(a: dict, batch_size: int = 64) -> pd.DataFrame:
+    """Fig. 5's statistic: per branch and granularity, the mean entropy of each consecutive
+    batch of `batch_size` test images, summarised over batches by their mean, min and max."""
+    uf, uc = entropy_units(a, "batch", batch_size)
+    rows = []
+    for b in range(uf.shape[1]):
+        for g, u in (("fine", uf[:, b]), ("coarse", uc[:, b])):
+            if not np.isnan(u).all():
+                rows.append(dict(branch=b, exit=_exit_number(a, b), granularity=g,
+                                 batch_size=batch_size, n_batches=len(u), mean=float(u.mean()),
+                                 min=float(u.min()), max=float(u.max())))
+    return pd.DataFrame(rows)
+
+
 def _stats(x: np.ndarray, prefix: str) -> dict:
     x = x[~np.isnan(x)]
-    qs = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
+    qs = {"min": 0.0, "q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95,
+          "max": 1.0}
     if not len(x):
         return {f"{prefix}_{k}": np.nan for k in ("mean", *qs)}
     return {f"{prefix}_mean": float(x.mean()),
             **{f"{prefix}_{k}": float(np.quantile(x, q)) for k, q in qs.items()}}
 
 
-def entropy_summary(a: dict) -> pd.DataFrame:
-    """Per branch: mean and quantiles of fine and coarse entropy (nats), and `overlap` = share
-    of images whose fine entropy is below the branch's median coarse entropy (NaN where the
-    branch lacks a head)."""
-    _check(a)
+def entropy_summary(a: dict, per: str = "batch", batch_size: int = 64) -> pd.DataFrame:
+    """Per branch: mean, min, quantiles and max of fine and coarse entropy (nats) over units
+    (`entropy_units`: batch-of-`batch_size` means, the paper's statistic, or single images,
+    ours); `overlap` = share of units whose fine entropy is below the branch's median coarse
+    entropy; `ranges_overlap` = the fine and coarse min–max ranges intersect. NaN where the
+    branch lacks a head; `statistic` names the statistic."""
+    uf, uc = entropy_units(a, per, batch_size)
     rows = []
-    for b in range(a["fine_entropy"].shape[1]):
-        ef, ec = a["fine_entropy"][:, b], a["coarse_entropy"][:, b]
+    for b in range(uf.shape[1]):
+        ef, ec = uf[:, b], uc[:, b]
         row = dict(branch=b, exit=_exit_number(a, b), **_stats(ef, "fine"), **_stats(ec, "coarse"))
-        row["overlap"] = (float(np.mean(ef < row["coarse_median"]))
-                          if not (np.isnan(ef).all() or np.isnan(ec).all()) else np.nan)
+        both = not (np.isnan(ef).all() or np.isnan(ec).all())
+        row["overlap"] = float(np.mean(ef < row["coarse_median"])) if both else np.nan
+        row["ranges_overlap"] = (bool(row["fine_min"] <= row["coarse_max"]
+                                      and row["coarse_min"] <= row["fine_max"]) if both else None)
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).assign(n_units=len(uf), statistic=statistic_label(per, batch_size))
 
 
-def entropy_falls_with_depth(a: dict) -> dict[str, bool]:
-    """Per granularity: is the median entropy strictly decreasing over the branches that have
-    that head? Granularities present on fewer than two branches are left out."""
-    s = entropy_summary(a)
-    out = {}
+def entropy_falls_with_depth(a: dict, per: str = "batch", batch_size: int = 64) -> dict:
+    """Per granularity: is the median unit entropy (`entropy_summary(a, per, batch_size)`)
+    strictly decreasing over the branches that have that head? Granularities on fewer than
+    two branches are left out. `statistic` says which statistic the verdict uses."""
+    s = entropy_summary(a, per, batch_size)
+    out = {"statistic": statistic_label(per, batch_size)}
     for g in ("fine", "coarse"):
         med = s[f"{g}_median"].dropna().to_numpy()
         if len(med) >= 2:
             out[g] = bool(np.all(np.diff(med) < 0))
     return out
+
+
+def entropy_verdicts(a: dict, batch_size: int = 64) -> pd.DataFrame:
+    """The paper's two readings of Fig. 5 under both statistics, one row each: does the
+    median entropy fall with depth (fine, coarse), and do the fine and coarse ranges overlap
+    at every branch that has both heads?"""
+    rows = []
+    for per in PER:
+        falls = entropy_falls_with_depth(a, per, batch_size)
+        s = entropy_summary(a, per, batch_size)
+        rows.append({"statistic": falls.pop("statistic"),
+                     **{f"{g} falls with depth": v for g, v in falls.items()},
+                     "ranges overlap at every branch": bool(s["ranges_overlap"].dropna().all())})
+    return pd.DataFrame(rows)
 
 
 def oracle(a: dict) -> pd.DataFrame:

@@ -82,27 +82,57 @@ def comparison(points: pd.DataFrame, curves: pd.DataFrame, caption: str, save_to
     return _finish(fig, f"Fig. 4 — models compared per branch\n{caption}", save_to, name)
 
 
-def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", max_points=3000):
-    """Fig. 5: top, fine vs coarse entropy per image per branch; bottom, their distributions."""
-    ef, ec, exits = a["fine_entropy"], a["coarse_entropy"], a["exits"]
-    fig, axes = plt.subplots(2, len(exits), figsize=(4.6 * len(exits), 7), squeeze=False)
-    rng = np.random.default_rng(0)
-    pick = rng.permutation(len(ef))[:max_points]
-    hi = float(np.nanmax([np.nanmax(ef), np.nanmax(ec)]))
-    for k, e in enumerate(exits):
-        ax = axes[0][k]
-        ax.scatter(ec[pick, k], ef[pick, k], s=3, alpha=0.3)
-        ax.plot([0, hi], [0, hi], "k--", lw=0.8, label="e_f = e_c")
-        ax.set(xlabel="coarse entropy e_c (nats)", ylabel="fine entropy e_f (nats)",
-               title=f"branch {e}", xlim=(0, hi), ylim=(0, hi))
-        ax.legend(fontsize=7)
-        long = pd.DataFrame({"fine": ef[:, k], "coarse": ec[:, k]}).melt(
-            var_name="granularity", value_name="entropy (nats)")
-        sns.boxplot(long, x="granularity", y="entropy (nats)", ax=axes[1][k], showfliers=False,
-                    hue="granularity", legend=False)
-        axes[1][k].set(title=f"branch {e}", ylim=(0, hi))
-    return _finish(fig, f"Fig. 5 — fine and coarse classification entropies\n{caption}",
-                   save_to, name)
+def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", batch_size: int = 64,
+              seed: int = 0):
+    """Fig. 5 under both statistics, side by side, fine and coarse per branch (nats).
+
+    Left, the paper's: the mean entropy of each consecutive batch of `batch_size` test
+    images (dots), their mean (marker) and min–max range (bar). Right, ours: every image, as
+    box plots with whiskers at the min and max. One y axis for both, from 0 to above the
+    largest entropy, so no data are clipped (fine entropy can reach ln(#fine classes)).
+    `a`: hbn.records.as_arrays output.
+    """
+    from .analysis import entropy_units, statistic_label
+    colours = {"fine": "C0", "coarse": "C1"}
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True, layout="constrained")
+    rng = np.random.default_rng(seed)
+    exits = [int(e) for e in a["exits"]]
+    hi = 0.0
+    for ax, per in zip(axes, ("batch", "image")):
+        units = dict(zip(("fine", "coarse"), entropy_units(a, per, batch_size)))
+        for k, e in enumerate(exits):
+            for j, (g, u) in enumerate(units.items()):
+                x, col = u[:, k], colours[g]
+                if np.isnan(x).all():
+                    continue  # this exit has no such head
+                hi = max(hi, float(x.max()))
+                pos = e + (j - 0.5) * 0.36
+                if per == "batch":
+                    ax.scatter(pos + rng.uniform(-0.07, 0.07, len(x)), x, s=7, alpha=0.35,
+                               color=col, lw=0)
+                    ax.errorbar(pos, x.mean(), yerr=[[x.mean() - x.min()], [x.max() - x.mean()]],
+                                fmt="D", color=col, mec="k", ms=7, capsize=6, lw=1.8)
+                else:
+                    ax.boxplot(x, positions=[pos], widths=0.3, whis=(0, 100), patch_artist=True,
+                               boxprops=dict(facecolor=col, alpha=0.6), showfliers=False,
+                               medianprops=dict(color="k"))
+        what = ("dots: one batch; ◆: their mean; bar: min–max" if per == "batch"
+                else "box: quartiles and median; whiskers: min–max")
+        ax.set_title(f"{statistic_label(per, batch_size)}\n{what}", fontsize=12)
+        ax.set_xticks(exits, [f"branch {e}" for e in exits], fontsize=11)
+        ax.set_xlim(min(exits) - 0.6, max(exits) + 0.6)
+        ax.tick_params(axis="y", labelsize=11)
+    axes[0].set_ylabel("classification entropy (nats)", fontsize=12)
+    hi = hi if hi > 0 else 1.0
+    axes[0].set_ylim(-0.03 * hi, 1.06 * hi)  # entropies lie in [0, ln C]: nothing on an edge
+    handles = [plt.Line2D([], [], marker="s", ls="", ms=10, color=colours[g], label=f"{g} head")
+               for g in colours]
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=11)
+    fig.suptitle(f"Fig. 5 — fine and coarse classification entropies per branch\n{caption}",
+                 fontsize=13)
+    if save_to is not None:
+        fig.savefig(Path(save_to) / f"{name}.png", dpi=110)
+    return fig
 
 
 def dynamic_tradeoff(df: pd.DataFrame, caption: str, save_to=None, name="dynamic-exits"):

@@ -13,7 +13,12 @@ fine_entropy     entropy of the fine softmax, nats (eqs. 3, 9; NaN where none)
 coarse_entropy   entropy of the coarse softmax, nats (NaN where none)
 fine_maxprob     max fine softmax probability (NaN where none); coarse_maxprob likewise
 sem_prob_fine    AG-HBN: P(answer fine) from the semantic exit on branch 1 (NaN otherwise),
-                 repeated on every exit row of the image
+                 repeated on every exit row of the image; eq. (12)'s ŷ_sem = 1[P > 0.5]
+
+Probabilities and entropies are float32, written with 9 significant digits (enough for any
+float32 to read back bit for bit) and read back as float32, so every routing decision made
+on loaded records equals the one made on the records in memory. Files written before this
+(6 digits) still load, at their own precision.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ RECORDS_FILE = "records.csv.gz"
 COLUMNS = ("image", "exit", "fine_true", "coarse_true", "fine_pred", "fine_pred_coarse",
            "coarse_pred", "fine_entropy", "coarse_entropy", "fine_maxprob", "coarse_maxprob",
            "sem_prob_fine")
+FLOATS = ("fine_entropy", "coarse_entropy", "fine_maxprob", "coarse_maxprob", "sem_prob_fine")
 
 
 @torch.no_grad()
@@ -69,7 +75,9 @@ def exit_records(model, split, ds: Dataset, batch_size: int = 512) -> pd.DataFra
 def save_records(df: pd.DataFrame, run: Path) -> Path:
     path = Path(run) / RECORDS_FILE
     # mtime 0: the same records give the same bytes, so re-evaluations show up in git only if they differ
-    df.to_csv(path, index=False, float_format="%.6g", compression={"method": "gzip", "mtime": 0})
+    df = df.astype({c: np.float32 for c in FLOATS})  # a no-op for exit_records' output
+    # %.9g: every float32 reads back exactly (see the module docstring)
+    df.to_csv(path, index=False, float_format="%.9g", compression={"method": "gzip", "mtime": 0})
     return path
 
 
@@ -77,7 +85,7 @@ def load_records(run: Path) -> pd.DataFrame:
     path = Path(run) / RECORDS_FILE if Path(run).is_dir() else Path(run)
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run `python -m hbn evaluate {Path(run)}` first")
-    return pd.read_csv(path)
+    return pd.read_csv(path, dtype={c: np.float32 for c in FLOATS})
 
 
 def as_arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:

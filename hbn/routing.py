@@ -97,12 +97,20 @@ def _tau(tau) -> float:
 
 
 def _semantic(sem_prob_fine, n_images: int) -> np.ndarray:
+    """ŷ_sem of eq. (12) per image: 1 (fine) iff P(fine) > 0.5, from the semantic exit's
+    float32 softmax over (coarse, fine) = indices (0, 1) (hbn.models.ExitSpec).
+
+    The tie rule is the authors' argmax: an exact tie, P(fine) = 0.5, picks index 0, coarse.
+    train.validate and the records use the same float32 probability and the same rule. (It
+    can differ from an argmax over the two logits only where they differ by less than about
+    6e-8, so little that float32 softmax rounds P(fine) to exactly 0.5.)
+    """
     p = as_numpy(sem_prob_fine)
     if p.shape != (n_images,):
         raise ValueError(f"sem_prob_fine must have shape ({n_images},), got {p.shape}")
     if np.isnan(p).any():
         raise ValueError("sem_prob_fine has NaN: the model has no semantic exit (AG-HBN only)")
-    return (p >= 0.5).astype(np.float64)  # ŷ_sem: 1 = answer fine
+    return (p > 0.5).astype(np.float64)  # ŷ_sem: 1 = answer fine; a tie is coarse
 
 
 # --- the rules ----------------------------------------------------------------------------------
@@ -141,8 +149,10 @@ def gran_hbn(fine_entropy, coarse_entropy, threshold, tau, mode: str = "sample",
 
 def ag_hbn(fine_entropy, coarse_entropy, sem_prob_fine, threshold, mode: str = "sample",
            batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """AG-HBN: Algorithm 1 with eq. (12) in place of τ. The unit answers fine iff the mean of
-    ŷ_sem = 1[sem_prob_fine >= 0.5] over the unit is >= 0.5; coarse iff it is < 0.5."""
+    """AG-HBN: Algorithm 1 with eq. (12) in place of τ. Per image ŷ_sem = 1[P(fine) > 0.5]
+    (argmax; a tie is coarse, see `_semantic`); the unit answers fine iff the mean of ŷ_sem
+    over it is >= 0.5 (eq. 12's fine condition, so half fine half coarse is fine), coarse
+    iff it is < 0.5. Sample mode: fine iff P(fine) > 0.5."""
     ef, ec = entropy_pair(fine_entropy, coarse_entropy)
     th = thresholds(threshold, ef.shape[1])
     starts = decision_units(len(ef), mode, batch_size)
@@ -184,7 +194,8 @@ def gran_hbn_forced(fine_entropy, coarse_entropy, tau, mode: str = "sample",
 
 
 def ag_hbn_forced(sem_prob_fine, mode: str = "sample", batch_size: int = 512) -> np.ndarray:
-    """AG-HBN forced to one branch: fine iff eq. (12)'s fine condition holds for the unit."""
+    """AG-HBN forced to one branch: fine iff eq. (12)'s fine condition holds for the unit
+    (mean of ŷ_sem = 1[P(fine) > 0.5] >= 0.5), the tie rule of `ag_hbn`."""
     n = len(as_numpy(sem_prob_fine).reshape(-1))
     starts = decision_units(n, mode, batch_size)
     return to_images(unit_means(_semantic(sem_prob_fine, n), starts) >= 0.5, starts, n)

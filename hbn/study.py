@@ -25,9 +25,27 @@ AUTHORS_FORCED = pd.DataFrame([
     ("Gran-HBN", "specificity 1 (all fine)", 51.9, 53.8, 51.7),
     ("AG-HBN", "specificity ≈ 0.75", 54.87, 55.78, 53.91),
 ], columns=["model", "answer", "branch 1", "branch 2", "branch 3"])
-# Authors' operating regions of τ (paper Table II; batch-mean decisions, batch 512).
+# Authors' operating regions of τ (paper Table II; batch-mean decisions, batch 512): from the
+# last τ with specificity 0 to the first with specificity 1 (hbn.analysis.operating_region).
 AUTHORS_REGIONS = pd.DataFrame({"branch": [1, 2, 3], "start": [0.46, 0.50, 0.42],
                                 "end": [0.54, 0.62, 0.54], "size": [0.08, 0.12, 0.12]})
+
+
+def _authors_fig3() -> pd.DataFrame:
+    """Authors' Fig. 3 specificity per branch on their τ grid arange(0, 1, 0.02) (DESIGN.md §5):
+    0 up to the listed run of values, then the run, then 1 to the end of the grid."""
+    tau = np.round(np.arange(0.0, 1.0, 0.02), 2)
+    runs_ = {1: (0.48, [0.15, 0.50, 0.75]), 2: (0.52, [0.05, 0.15, 0.25, 0.75, 0.90]),
+             3: (0.44, [0.10, 0.25, 0.55, 0.75, 0.95])}
+    parts = []
+    for branch, (first, values) in runs_.items():
+        i = int(np.flatnonzero(tau == first)[0])
+        spec = np.r_[np.zeros(i), values, np.ones(len(tau) - i - len(values))]
+        parts.append(pd.DataFrame({"branch": branch, "tau": tau, "specificity": spec}))
+    return pd.concat(parts, ignore_index=True)
+
+
+AUTHORS_FIG3 = _authors_fig3()  # CIFAR-100, forced exits, batch-mean decisions over 512 images
 
 
 @dataclass

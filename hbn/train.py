@@ -96,7 +96,7 @@ def validate(model, split, ds: Dataset, batch_size: int,
                     key = f"exit{stage + 1}_{g}"
                     right[key] = right.get(key, 0.0) + (out[g].argmax(-1) == y).sum().item()
         if sem_fine_weight is not None:
-            said = outs[0]["semantic"].argmax(-1)
+            said = (torch.softmax(outs[0]["semantic"].float(), -1)[:, 1] > 0.5).long()  # as routing._semantic
             want = semantic_target(outs, fine, coarse, sem_fine_weight)
             for key, v in (("sem_fine_share", said.sum()), ("sem_target_fine_share", want.sum()),
                            ("sem_agreement", (said == want).sum())):

@@ -154,8 +154,9 @@ def test_sweep_limits_and_errors():
 
 
 def test_tau_grids():
-    g = A.paper_tau_grid()
-    assert len(g) == 51 and g[0] == 0 and g[-1] == 1 and 0.46 in g and 0.54 in g
+    g = A.paper_tau_grid()  # the authors' np.arange(0.0, 1.0, 0.02)
+    assert len(g) == 50 and g[0] == 0 and g[-1] == 0.98 and 0.46 in g and 0.54 in g
+    assert np.allclose(g, np.arange(0.0, 1.0, 0.02), atol=1e-12, rtol=0)
     a = random_a()
     w = A.wide_tau_grid(a)
     assert len(w) == 1001
@@ -167,16 +168,75 @@ def test_tau_grids():
 
 # --- operating regions --------------------------------------------------------------------------
 
+def region(tau, spec):
+    return A.operating_region(pd.DataFrame({"tau": tau, "specificity": spec}))
+
+
+TAU6 = [0.40, 0.42, 0.44, 0.46, 0.48, 0.50]
+
+
 def test_operating_region_by_hand():
-    sweep = pd.DataFrame({"tau": [0.40, 0.42, 0.44, 0.46, 0.48, 0.50],
-                          "specificity": [0.0, 0.0, 0.05, 0.5, 1.0, 1.0]})
-    r = A.operating_region(sweep)
-    assert r == dict(start=0.44, end=0.46, size=pytest.approx(0.02), n_points=2)
-    flat = A.operating_region(sweep.assign(specificity=[0, 0, 0, 1, 1, 1.0]))
-    assert np.isnan(flat["start"]) and np.isnan(flat["size"]) and flat["n_points"] == 0
-    two = pd.concat([sweep.assign(branch=0), sweep.assign(branch=1)])
+    # last τ with δ = 0 is 0.42, first with δ = 1 is 0.48; two points strictly inside
+    r = region(TAU6, [0.0, 0.0, 0.05, 0.5, 1.0, 1.0])
+    assert (r["start"], r["end"], r["n_points"]) == (0.42, 0.48, 2)
+    assert r["size"] == pytest.approx(0.06) and r["region"] == "0.42–0.48"
+    assert not r["start_beyond_grid"] and not r["end_beyond_grid"]
+    # a single interior point: one grid step either side, not size 0
+    r = region(TAU6, [0, 0, 0, 0.5, 1, 1.0])
+    assert (r["start"], r["end"], r["n_points"]) == (0.44, 0.48, 1)
+    assert r["size"] == pytest.approx(0.04)
+    # a jump from 0 straight to 1 between two grid points: size one step, not NaN
+    r = region(TAU6, [0, 0, 0, 1, 1, 1.0])
+    assert (r["start"], r["end"], r["n_points"]) == (0.44, 0.46, 0)
+    assert r["size"] == pytest.approx(0.02)
+    # the order of the rows does not matter
+    assert region(TAU6[::-1], [1, 1, 1, 0, 0, 0.0])["region"] == "0.44–0.46"
+    two = pd.concat([pd.DataFrame({"tau": TAU6, "specificity": 0.0}).assign(branch=k)
+                     for k in (0, 1)])
     with pytest.raises(ValueError, match="one sweep"):
         A.operating_region(two)
+    with pytest.raises(ValueError, match="must not fall"):
+        region(TAU6, [0, 0.5, 0.2, 1, 1, 1.0])
+
+
+@pytest.mark.parametrize("spec,start_out,end_out,text", [
+    ([0.1, 0.2, 0.5, 1, 1, 1], True, False, "beyond the grid (below)–0.46"),  # δ > 0 at the first τ
+    ([0, 0, 0.2, 0.5, 0.9, 0.9], False, True, "0.42–beyond the grid (above)"),  # never reaches 1
+    ([0.1, 0.2, 0.5, 0.5, 0.9, 0.9], True, True, "beyond the grid (below)–beyond the grid (above)"),
+    ([0, 0, 0, 0, 0, 0], True, True, "beyond the grid (above)"),  # the whole region above the grid
+    ([1, 1, 1, 1, 1, 1], True, True, "beyond the grid (below)"),  # ... or below it
+])
+def test_operating_region_beyond_the_grid(spec, start_out, end_out, text):
+    r = region(TAU6, np.asarray(spec, float))
+    assert (r["start_beyond_grid"], r["end_beyond_grid"], r["region"]) == (start_out, end_out, text)
+    # a limit the grid misses is NaN, never the grid's edge
+    assert np.isnan(r["start"]) == start_out and np.isnan(r["end"]) == end_out
+    assert np.isnan(r["size"]) == (start_out or end_out)
+
+
+# Authors' Fig. 3 specificity lists (DESIGN.md §5): δ = 0 before the run, the run, 1 after.
+AUTHORS_FIG3_RUNS = {1: (0.48, [0.15, 0.50, 0.75]), 2: (0.52, [0.05, 0.15, 0.25, 0.75, 0.90]),
+                     3: (0.44, [0.10, 0.25, 0.55, 0.75, 0.95])}
+
+
+def test_table_ii_from_the_authors_fig3_data():
+    from hbn.study import AUTHORS_FIG3, AUTHORS_REGIONS
+    tau = A.paper_tau_grid()
+    got, texts = [], []
+    for branch, (first, run) in AUTHORS_FIG3_RUNS.items():
+        spec = np.where(tau < first - 1e-9, 0.0, 1.0)
+        i = int(np.argmin(np.abs(tau - first)))
+        spec[i:i + len(run)] = run
+        mine = AUTHORS_FIG3[AUTHORS_FIG3.branch == branch]
+        assert mine.tau.tolist() == tau.tolist() and mine.specificity.tolist() == spec.tolist()
+        r = A.operating_region(pd.DataFrame({"tau": tau, "specificity": spec}))
+        got.append((branch, r["start"], r["end"], round(r["size"], 10)))
+        texts.append(r["region"])
+    # paper Table II: 0.46–0.54, 0.50–0.62, 0.42–0.54
+    assert got == [(1, 0.46, 0.54, 0.08), (2, 0.50, 0.62, 0.12), (3, 0.42, 0.54, 0.12)]
+    assert texts == ["0.46–0.54", "0.50–0.62", "0.42–0.54"]
+    assert got == [tuple(x) for x in AUTHORS_REGIONS[["branch", "start", "end", "size"]]
+                   .itertuples(index=False)]
 
 
 def test_operating_regions_and_batch_size():
@@ -184,9 +244,11 @@ def test_operating_regions_and_batch_size():
     taus = A.wide_tau_grid(a)
     regions = A.operating_regions(a, taus, batch_sizes=(8, 512))
     assert len(regions) == 3 * 3  # 3 branches x (sample, batch 8, batch 512)
-    # a single chunk of 512 decides once: specificity jumps 0 -> 1, no interior point
+    # a single chunk of 512 decides once: specificity jumps 0 -> 1 between two grid points
     one = regions[regions["batch_size"] == 512]
     assert (one["n_points"] == 0).all()
+    assert one["size"].to_numpy() == pytest.approx(taus[1] - taus[0])
+    assert not regions[["start_beyond_grid", "end_beyond_grid"]].any().any()  # wide grid
     sample = regions[regions["mode"] == "sample"].set_index("branch")
     eight = regions[regions["batch_size"] == 8].set_index("branch")
     assert (sample["size"] > eight["size"]).all()  # smaller decision units, wider region
@@ -198,21 +260,61 @@ def test_operating_regions_and_batch_size():
 
 # --- entropies, oracle, forced accuracies -------------------------------------------------------
 
-def test_entropy_summary_and_depth():
+def test_entropy_summary_and_depth_per_image():
     ef = [[2.0, 1.0], [3.0, 1.5], [0.5, 0.2]]
     ec = [[1.0, 0.5], [1.2, 0.6], [0.8, 0.1]]
     a = make([[0, 0]] * 3, [[0, 0]] * 3, [0, 0, 0], ef, ec)
-    s = A.entropy_summary(a)
+    s = A.entropy_summary(a, per="image")
     assert s["fine_median"].tolist() == [2.0, 1.0] and s["coarse_median"].tolist() == [1.0, 0.5]
     assert s["fine_mean"].iloc[0] == pytest.approx(5.5 / 3)
+    assert s["fine_min"].tolist() == [0.5, 0.2] and s["coarse_max"].tolist() == [1.2, 0.6]
     assert s["overlap"].tolist() == pytest.approx([1 / 3, 1 / 3])  # e_f < median e_c
-    assert A.entropy_falls_with_depth(a) == {"fine": True, "coarse": True}
+    assert s["ranges_overlap"].tolist() == [True, True]
+    assert (s["statistic"] == "ours: per image").all() and (s["n_units"] == 3).all()
+    assert A.entropy_falls_with_depth(a, per="image") == {
+        "statistic": "ours: per image", "fine": True, "coarse": True}
     a["coarse_entropy"][:, 1] = [1.0, 1.2, 0.9]  # coarse median 1.0 -> 1.0: not strictly falling
-    assert A.entropy_falls_with_depth(a) == {"fine": True, "coarse": False}
+    assert A.entropy_falls_with_depth(a, per="image") == {
+        "statistic": "ours: per image", "fine": True, "coarse": False}
     a["fine_entropy"][:, 0] = np.nan  # no fine head at exit 1: one fine branch left
-    s = A.entropy_summary(a)
+    s = A.entropy_summary(a, per="image")
     assert np.isnan(s["fine_median"].iloc[0]) and np.isnan(s["overlap"].iloc[0])
-    assert A.entropy_falls_with_depth(a) == {"coarse": False}
+    assert s["ranges_overlap"].iloc[0] is None
+    assert A.entropy_falls_with_depth(a, per="image") == {"statistic": "ours: per image",
+                                                          "coarse": False}
+    with pytest.raises(ValueError, match="per"):
+        A.entropy_summary(a, per="batches")
+
+
+def test_batch_of_64_statistic_by_hand():
+    # 130 images = batches of 64, 64 and 2 (the last shorter), in test-set order
+    n = 130
+    ef = np.zeros((n, 2))
+    ef[:64, 0], ef[64:128, 0], ef[128:, 0] = 1.0, 3.0, 8.0  # exit 1 batch means 1, 3, 8
+    ef[:, 1] = np.arange(n) % 2  # exit 2: every batch mean 0.5, per image 0 or 1
+    ec = np.full((n, 2), 0.25)
+    ec[0, 0] = 64 * 0.25 + 6.4 - 63 * 0.25  # batch 0's coarse mean 0.35
+    a = make(np.zeros((n, 2), int), np.zeros((n, 2), int), np.zeros(n, int), ef, ec)
+    t = A.batch_entropies(a).set_index(["exit", "granularity"])
+    assert t.loc[(1, "fine"), ["n_batches", "mean", "min", "max"]].tolist() == pytest.approx(
+        [3, 4.0, 1.0, 8.0])  # mean of the 3 batch means, not of the 130 images (40/13)
+    assert t.loc[(1, "coarse"), ["mean", "min", "max"]].tolist() == pytest.approx(
+        [(0.35 + 0.25 + 0.25) / 3, 0.25, 0.35])
+    assert t.loc[(2, "fine"), ["min", "max"]].tolist() == [0.5, 0.5]
+    assert (t["batch_size"] == 64).all()
+    assert A.batch_entropies(a, batch_size=65).loc[0, "n_batches"] == 2  # 65 + 65
+    s = A.entropy_summary(a)  # default: the paper's statistic
+    assert s["statistic"].iloc[0] == "paper's statistic: batch-of-64 means (min–max)"
+    assert s["fine_median"].tolist() == [3.0, 0.5] and (s["n_units"] == 3).all()
+    # exit 2: fine means all 0.5 > coarse 0.25 -> no overlap of batch means; per image there is
+    assert s["ranges_overlap"].tolist() == [False, False]
+    # per image they overlap: one coarse image at 6.65 at exit 1, fine 0 and 1 at exit 2
+    assert A.entropy_summary(a, per="image")["ranges_overlap"].tolist() == [True, True]
+    v = A.entropy_verdicts(a).set_index("statistic")
+    assert v.loc["paper's statistic: batch-of-64 means (min–max)"].tolist() == [True, False, False]
+    # per image the fine median falls 1.0 -> 0.5 too; coarse 0.25 -> 0.25 does not fall
+    assert v.loc["ours: per image"].tolist() == [True, False, True]
+    assert A.entropy_falls_with_depth(a)["statistic"].startswith("paper's statistic")
 
 
 def test_oracle_and_forced_accuracy(four):

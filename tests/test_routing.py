@@ -137,9 +137,40 @@ def test_accepts_torch_tensors():
 def test_ag_hbn_sample_mode():
     ef = col([0.2, 0.1], [0.2, 0.1], [2.0, 2.0], [2.0, 2.0])
     ec = col([0.3, 0.1], [0.3, 0.1], [2.0, 2.0], [2.0, 2.0])
-    sem = np.array([0.5, 0.49, 0.9, 0.1])  # >= 0.5 is fine
+    sem = np.array([0.51, 0.49, 0.9, 0.1])  # > 0.5 is fine
     e, f = R.ag_hbn(ef, ec, sem, threshold=1.0)
     assert e.tolist() == [0, 0, 1, 1] and f.tolist() == [True, False, True, False]
+
+
+def test_ag_hbn_tie_rule_is_argmax():
+    # Per image ŷ_sem = argmax over (coarse, fine): an exact tie P(fine) = 0.5 picks index 0.
+    half, above = np.float32(0.5), np.nextafter(np.float32(0.5), np.float32(1))
+    sem = np.array([half, above, np.nextafter(half, np.float32(0))], dtype=np.float32)
+    assert R.ag_hbn_forced(sem).tolist() == [False, True, False]
+    ef = ec = np.full((3, 2), 0.1)
+    assert R.ag_hbn(ef, ec, sem, 1.0)[1].tolist() == [False, True, False]
+    # Per unit eq. (12): fine iff the mean of ŷ_sem >= 0.5, so one fine of two is fine
+    assert R.ag_hbn_forced([0.9, 0.1], "batch", 2).tolist() == [True, True]
+    assert R.ag_hbn_forced([0.9, 0.5], "batch", 2).tolist() == [True, True]
+    assert R.ag_hbn_forced([0.5, 0.5], "batch", 2).tolist() == [False, False]
+
+
+def test_validate_records_and_routing_share_the_tie_rule(synthetic):
+    from hbn.train import validate
+    torch.manual_seed(0)
+    model = models.create_model("ag-hbn", num_fine=synthetic.hierarchy.num_fine,
+                                num_coarse=synthetic.hierarchy.num_coarse, in_channels=3,
+                                width=0.25)
+    split = synthetic.test.take(torch.arange(16))
+    head = model.exits["0"].classifiers["semantic"]
+    for bias, fine in ((0.0, False), (1e-3, True)):  # equal logits: a tie; else fine wins
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.copy_(torch.tensor([0.0, bias]))
+        said = validate(model, split, synthetic, 8, sem_fine_weight=1.0)["sem_fine_share"]
+        a = records.as_arrays(records.exit_records(model, split, synthetic))
+        assert (a["sem_prob_fine"] == 0.5).all() == (not fine)
+        assert said == float(fine) and (R.ag_hbn_forced(a["sem_prob_fine"]) == fine).all()
 
 
 def test_ag_hbn_coarse_needs_confident_coarse_head():
