@@ -61,7 +61,7 @@ def inputs_digest(cwd: Path, params: dict) -> str:
         return ""
     base = (cwd / params["out_dir"] / params["dataset"] / params["profile"]).resolve()
     h = hashlib.sha256()
-    for f in sorted(base.glob("*/metrics.jsonl")) + sorted(base.glob("*/records.csv.gz")):
+    for f in sorted(base.glob("*/metrics.jsonl")) + sorted(base.glob("*/records*.csv.gz")):
         h.update(f.relative_to(base).as_posix().encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
