@@ -1,4 +1,5 @@
-"""Deterministic test evaluation of a run directory into exit records (no augmentation)."""
+"""Deterministic evaluation of a run directory into exit records (no augmentation): the test
+split and the validation split training held out."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,8 @@ from .train import build_model, resolve_device
 
 
 def evaluate(run: Path, ds: Dataset | None = None, device: str = "auto") -> pd.DataFrame:
-    """Write `records.csv.gz` for the run's test set and return the records."""
+    """Write `records.csv.gz` (test set) and `records-val.csv.gz` (validation split) from the
+    same deterministic pass code; return the test records."""
     run = Path(run)
     cfg = runs.load_config(run)
     if not (run / "model.pt").exists():
@@ -25,6 +27,7 @@ def evaluate(run: Path, ds: Dataset | None = None, device: str = "auto") -> pd.D
     model.to(resolve_device(device))
     df = exit_records(model, ds.test, ds, cfg.eval_batch_size)
     save_records(df, run)
+    save_records(exit_records(model, ds.val, ds, cfg.eval_batch_size), run, split="val")
     return df
 
 

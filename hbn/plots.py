@@ -169,3 +169,32 @@ def latency(df: pd.DataFrame, caption: str, save_to=None, name="latency"):
            title="early-exit forward pass that stops at the exit, batch 1, CPU")
     ax.legend(fontsize=8)
     return _finish(fig, caption, save_to, name)
+
+
+def operating_curves(curves: pd.DataFrame, points: pd.DataFrame | None, caption: str,
+                     save_to=None, name="operating-point"):
+    """Accuracy vs specificity per branch, one curve per granularity selector (hbn.selection).
+
+    curves: selector, exit, specificity, accuracy; points (optional): label, exit,
+    specificity, accuracy, marked on top (e.g. AG-HBN's semantic exit at 0.5).
+    """
+    exits = sorted(curves["exit"].unique())
+    fig, axes = plt.subplots(1, len(exits), figsize=(5 * len(exits) + 3, 4.0), squeeze=False)
+    selectors = list(curves["selector"].unique())
+    colors = {s: ("k" if s.startswith("oracle") else f"C{i}") for i, s in enumerate(selectors)}
+    for ax, e in zip(axes[0], exits):
+        for s in selectors:
+            c = curves[(curves["exit"] == e) & (curves["selector"] == s)]
+            if len(c):
+                ax.plot(c.specificity, c.accuracy, ":" if s.startswith("oracle") else "-",
+                        color=colors[s], lw=1.4, label=s)
+        if points is not None:
+            for i, (label, p) in enumerate(points[points["exit"] == e].groupby("label", sort=False)):
+                same = [s for s in selectors if label.startswith(s.split()[0])]  # its curve's colour
+                ax.scatter(p.specificity, p.accuracy, marker="*^sD"[i % 4], s=110, zorder=4,
+                           color=colors[same[0]] if same else "C6", edgecolor="k", label=label)
+        ax.set(xlabel="specificity δ (share of fine answers)", ylabel="test accuracy",
+               title=f"branch {e}", xlim=(-0.02, 1.02))
+    axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return _finish(fig, f"Choosing the operating point — granularity selectors, per image, test set\n"
+                   f"{caption}", save_to, name)

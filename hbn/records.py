@@ -1,9 +1,11 @@
-"""Exit records: one deterministic test pass of a trained run, kept as a tidy table.
+"""Exit records: one deterministic pass of a trained run over a split, kept as a tidy table.
 
 Every analysis (routing, τ sweeps, regions, entropies, oracle) reads these records and never
-re-runs the network. One row per (test image, exit). Columns:
+re-runs the network. The test split goes to `records.csv.gz`; the validation split (held out by
+training, never trained on) to `records-val.csv.gz`, same format, for choosing operating points
+(hbn.selection). One row per (image, exit). Columns:
 
-image            test-set index
+image            index in the split
 exit             1-based branch number (AlexNet's only exit is branch 3)
 fine_true        true fine label;    coarse_true: true coarse label
 fine_pred        argmax of the fine head (-1 where the exit has none)
@@ -33,6 +35,7 @@ from .data import Dataset
 from .losses import entropy
 
 RECORDS_FILE = "records.csv.gz"
+SPLIT_FILES = {"test": RECORDS_FILE, "val": "records-val.csv.gz"}
 COLUMNS = ("image", "exit", "fine_true", "coarse_true", "fine_pred", "fine_pred_coarse",
            "coarse_pred", "fine_entropy", "coarse_entropy", "fine_maxprob", "coarse_maxprob",
            "sem_prob_fine")
@@ -72,8 +75,14 @@ def exit_records(model, split, ds: Dataset, batch_size: int = 512) -> pd.DataFra
     return df.sort_values(["image", "exit"], ignore_index=True)
 
 
-def save_records(df: pd.DataFrame, run: Path) -> Path:
-    path = Path(run) / RECORDS_FILE
+def records_file(split: str = "test") -> str:
+    if split not in SPLIT_FILES:
+        raise ValueError(f"split must be one of {sorted(SPLIT_FILES)}, got {split!r}")
+    return SPLIT_FILES[split]
+
+
+def save_records(df: pd.DataFrame, run: Path, split: str = "test") -> Path:
+    path = Path(run) / records_file(split)
     # mtime 0: the same records give the same bytes, so re-evaluations show up in git only if they differ
     df = df.astype({c: np.float32 for c in FLOATS})  # a no-op for exit_records' output
     # %.9g: every float32 reads back exactly (see the module docstring)
@@ -81,10 +90,14 @@ def save_records(df: pd.DataFrame, run: Path) -> Path:
     return path
 
 
-def load_records(run: Path) -> pd.DataFrame:
-    path = Path(run) / RECORDS_FILE if Path(run).is_dir() else Path(run)
+def load_records(run: Path, split: str = "test") -> pd.DataFrame:
+    """Records of `split` ("test" or "val") from a run directory (or a records file path)."""
+    path = Path(run) / records_file(split) if Path(run).is_dir() else Path(run)
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `python -m hbn evaluate {Path(run)}` first")
+        what = ("validation records (runs evaluated before they existed have none)"
+                if split == "val" else "records")
+        raise FileNotFoundError(f"{path} is missing ({what}): run `python -m hbn evaluate "
+                                f"{Path(run)}` to write them")
     return pd.read_csv(path, dtype={c: np.float32 for c in FLOATS})
 
 

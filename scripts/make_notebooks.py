@@ -414,4 +414,251 @@ both.round(3)'''),
     ("code", '''# NBVAL_CHECK_OUTPUT
 print("dataset:", study.title, "| profile:", profile, "| runs:", len(study.runs))'''),
 ])
+# --- Choosing the operating point (issue 10): selectors, targets that hold, FLOPs budgets --------
+
+OPERATING_PARAMS = ANALYSIS_PARAMS + '''
+targets = [0.9, 0.95, 0.98]  # accuracy targets (share of right answers) to certify on validation
+confidence = 0.95  # probability that a certified target holds on the test distribution
+flops_budgets = [0.3, 0.5, 0.7]  # mean FLOPs budgets, as shares of the deepest exit's FLOPs'''
+
+write("operating_point.ipynb", [
+    ("md", """# Choosing the operating point
+
+The paper picks τ by eye from test-set curves (Table II), and AG-HBN's semantic exit gives one
+point (eq. 12 at 0.5). Someone who deploys Gran-HBN asks something else: *give me as many fine
+answers as possible, or as little compute as possible, while accuracy stays at least X* — and
+the answer must come from data the model is not tested on. This page answers it from exit
+records alone: the test records, and validation records written by the same deterministic pass
+over the validation split that training holds out (`records-val.csv.gz`).
+
+**Method.** A *granularity selector* gives each image a score at a branch; the image answers
+fine if its score is among the highest, coarse otherwise. Sweeping the share of fine answers
+traces an accuracy–specificity curve in one sort (Deng et al., *Hedging your bets*, CVPR 2012;
+Valmadre, NeurIPS 2022). Selectors compared, all per image (sample mode), on the test set:
+
+| selector | score | whose |
+| --- | --- | --- |
+| entropy gap | e_c − e_f: fine iff e_f − τ < e_c (Algorithm 1) | the paper's τ rule |
+| AG-HBN P(fine) | the semantic exit's probability of "fine", swept over its threshold | the paper's exit (eq. 12 fixes 0.5); the sweep is ours |
+| max-probability gap | max fine probability − max coarse probability | ours |
+| learned | logistic regression fitted on **validation** records to predict "the fine answer is right", from the entropies, max probabilities, their gaps and whether the fine answer's superclass agrees with the coarse answer, at every exit up to the branch | ours |
+| oracle | fine where that gains most (fine answer right and coarse wrong first) | a bound, not a rule |
+
+**A target that holds.** Given a target accuracy and a confidence, τ (and, for dynamic early
+exits, the threshold Th) are chosen on validation records only: along a grid fixed before any
+record is read, each point's one-sided Clopper–Pearson lower bound on accuracy must reach the
+target; points are tested in order of increasing τ and testing stops at the first failure
+(fixed-sequence testing, Bonferroni over the thresholds Th). The chosen point then misses the
+target on the test distribution with probability at most 1 − confidence (in the manner of
+Goren, Galil and El-Yaniv, NeurIPS 2024; the procedure is ours). Its test accuracy, specificity
+and mean FLOPs are reported beside it. A FLOPs budget is handled the same way, without a
+guarantee: the most accurate (Th, τ) whose validation mean FLOPs fit the budget."""),
+    ("params", OPERATING_PARAMS),
+    ("code", '''import numpy as np
+import pandas as pd
+from IPython.display import Markdown, display
+from myst_nb import glue
+from hbn import analysis as A, plots, routing as R, selection as S
+from hbn.records import as_arrays, load_records
+from hbn.study import figure_dir, interval, load_study
+
+study = load_study(out_dir, dataset, profile, models, seeds)
+caption = study.caption()
+figures = figure_dir(study)
+display(Markdown(f"**Data: {caption}.**"))
+gran_seeds = study.seeds("gran-hbn")
+val, missing = {}, []
+for s in gran_seeds:
+    run = study.run("gran-hbn", s)
+    try:
+        val[s] = as_arrays(load_records(run.path, split="val"))
+    except FileNotFoundError:
+        missing.append(run.path)
+if missing:
+    display(Markdown(
+        '<div style="border:3px solid #c00;padding:0.6em"><b>Validation records are missing</b> for '
+        + ", ".join(f"<code>{p}</code>" for p in missing) + ". These runs were evaluated before "
+        "<code>records-val.csv.gz</code> existed. Make them with <code>python -m hbn evaluate &lt;run dir&gt;</code> "
+        "for each run listed (one deterministic pass over the test and validation splits, no training), "
+        "then execute this page again. Until then the learned selector, the accuracy targets and the FLOPs "
+        "budgets are left out for those seeds.</div>"))
+print("Gran-HBN seeds:", gran_seeds, "| with validation records:", sorted(val))'''),
+    ("md", """## Selectors on one frontier
+
+One panel per branch; every image is forced to exit there. Gran-HBN, first seed; AG-HBN's curve
+and its eq. (12) point come from the AG-HBN network, a different model with its own fine and
+coarse heads."""),
+    ("code", '''ag = study.run("ag-hbn").arrays if ("ag-hbn", 0) in study.runs else None
+branches = range(len(study.run("gran-hbn", gran_seeds[0]).arrays["exits"]))
+
+
+def seed_curves(seed):
+    a = study.run("gran-hbn", seed).arrays
+    return pd.concat([S.selector_curves(a, b, S.fit_learned(val[seed], b) if seed in val else None,
+                                        ag if seed == gran_seeds[0] else None) for b in branches],
+                     ignore_index=True)
+
+
+curves = {s: seed_curves(s) for s in gran_seeds}
+points = None
+if ag is not None:
+    half = R.ag_hbn_forced(ag["sem_prob_fine"])
+    points = pd.DataFrame([dict(label="AG-HBN, eq. (12) at 0.5", exit=int(ag["exits"][b]),
+                                **{k: v for k, v in A.score(ag, *R.forced(len(half), b, half)).items()
+                                   if k in ("accuracy", "specificity")}) for b in branches])
+fig = plots.operating_curves(curves[gran_seeds[0]], points, caption, save_to=figures)'''),
+    ("code", '''summary = pd.concat({s: S.curve_summary(c) for s, c in curves.items()}, names=["seed"]).reset_index(0)
+first = summary[summary.seed == gran_seeds[0]]
+display(Markdown(f"**Area under the accuracy–specificity curve (δ from 0 to 1) and specificity kept at "
+                 f"all-coarse accuracy − 0.5 pt, per branch — Gran-HBN seed {gran_seeds[0]} (AG-HBN: its own "
+                 f"network), test set, per image — {caption}.**"))
+first.pivot(index="selector", columns="exit", values=["auc", "specificity_kept"]).round(4)'''),
+    ("code", '''paired = summary.pivot_table(index=["seed", "exit"], columns="selector", values=["auc", "specificity_kept"])
+gain = None
+if "learned (ours)" in set(summary.selector):
+    gain = pd.DataFrame({m: paired[(m, "learned (ours)")] - paired[(m, S.PAPER_TAU)]
+                         for m in ("auc", "specificity_kept")}).dropna()
+    rows = []
+    for e, g in gain.groupby("exit"):
+        for m in ("auc", "specificity_kept"):
+            mean, lo, hi = interval(g[m])
+            rows.append({"branch": e, "metric": f"{m}: learned − τ", "seeds": len(g), "mean": mean,
+                         "95% low": lo, "95% high": hi, "seeds where learned > τ": int((g[m] > 0).sum())})
+    display(Markdown(f"**Learned selector minus the paper's τ rule, Gran-HBN seeds {sorted(val)} — {caption}.**"))
+    display(pd.DataFrame(rows).round(4))
+else:
+    display(Markdown("**Learned selector: not fitted — no seed has validation records.**"))'''),
+    ("md", """## Accuracy targets chosen on validation, checked on test
+
+Per Gran-HBN seed and target: the forced exit at each branch answering fine as often as the
+guarantee allows, and dynamic early exits (Algorithm 1, per image) with the fewest mean FLOPs.
+`certified`: some point's lower bound reached the target (otherwise the target is out of reach
+at this confidence with this many validation images). `held`: the test accuracy reached the
+target."""),
+    ("code", '''from hbn.config import make_config
+from hbn.cost import exit_flops
+from hbn.data import load_dataset
+from hbn.train import build_model
+ds = load_dataset(dataset, data_dir or None)
+net = build_model(make_config(profile, model="gran-hbn", dataset=dataset), ds)
+flops = np.asarray(exit_flops(net, (1, ds.in_channels, 32, 32)), float)
+rows = []
+for s, v in val.items():
+    test = study.run("gran-hbn", s).arrays
+    tables = {f"branch {b + 1} forced, most fine": (b, S.tau_table(v, branch=b, flops=flops)) for b in branches}
+    tables["dynamic, fewest FLOPs"] = (None, S.tau_table(v, flops=flops))
+    for target in targets:
+        for name, (b, table) in tables.items():
+            c = S.choose_for_target(table, target, confidence, "flops" if b is None else "specificity")
+            t = S.on_records(test, c, branch=b, flops=flops)
+            rows.append({"seed": s, "target": target, "routing": name, "certified": c["certified"],
+                         "Th": c["Th"], "τ": c["tau"], "val lower bound": c["lower_bound"],
+                         "val δ": c["val_specificity"], "test accuracy": t["accuracy"],
+                         "test δ": t["specificity"], "test MFLOPs": t["mean_flops"] / 1e6,
+                         "held": bool(t["accuracy"] >= target) if c["certified"] else None})
+chosen = pd.DataFrame(rows)
+if len(chosen):
+    display(Markdown(f"**Targets at confidence {confidence:.0%}, chosen on validation, reported on test — {caption}.**"))
+    display(chosen.round(4))
+    cert = chosen[chosen.certified]
+    held = pd.DataFrame({"choices": chosen.groupby("target").size(),
+                         "certified": chosen.groupby("target").certified.sum(),
+                         "held on test": cert.groupby("target").held.sum()}).fillna(0).astype(int)
+    display(Markdown("**How often the target held on test, among certified choices (all seeds and routings).**"))
+    display(held)'''),
+    ("md", """## FLOPs budgets
+
+Dynamic early exits, per image: the most accurate (Th, τ) on validation whose mean FLOPs fit the
+budget (a share of the deepest exit's FLOPs), reported on test. No guarantee here: the budget is
+met on validation, and the last column says whether it was met on test too."""),
+    ("code", '''rows = []
+for s, v in val.items():
+    test, table = study.run("gran-hbn", s).arrays, S.tau_table(v, flops=flops)
+    for share in flops_budgets:
+        c = S.choose_for_budget(table, share * flops[-1])
+        t = S.on_records(test, c, flops=flops)
+        rows.append({"seed": s, "budget (share of exit 3)": share, "budget MFLOPs": share * flops[-1] / 1e6,
+                     "feasible": c["feasible"], "Th": c["Th"], "τ": c["tau"], "val accuracy": c["val_accuracy"],
+                     "test accuracy": t["accuracy"], "test δ": t["specificity"], "test MFLOPs": t["mean_flops"] / 1e6,
+                     "within budget on test": bool(t["mean_flops"] <= share * flops[-1]) if c["feasible"] else None})
+budgets = pd.DataFrame(rows)
+if len(budgets):
+    display(Markdown(f"**FLOPs budgets, chosen on validation, reported on test — {caption}.**"))
+    display(budgets.round(4))'''),
+    ("code", '''# The numbers the findings quote, glued (never typed).
+def md(key, text):
+    glue(key, Markdown(text), display=False)
+
+
+def mean_of(selector, col):
+    x = first.loc[first.selector == selector, col]
+    return f"{x.mean():.3f}" if len(x) else "n/a"
+
+
+md("op_caption", caption)
+for key, selector in (("tau", S.PAPER_TAU), ("maxprob", "max-prob gap (ours)"), ("learned", "learned (ours)"),
+                      ("oracle", "oracle (bound)"), ("ag", S.PAPER_SEMANTIC)):
+    md(f"op_auc_{key}", mean_of(selector, "auc"))
+    md(f"op_kept_{key}", mean_of(selector, "specificity_kept"))
+if gain is not None and len(gain):
+    per_seed = gain.groupby("seed").mean()  # mean over branches: one value per seed
+    m, lo, hi = interval(per_seed["auc"])
+    k = per_seed["specificity_kept"].mean()
+    verdict = ("beats the τ rule" if np.isfinite(lo) and lo > 0 else
+               "is worse than the τ rule" if np.isfinite(hi) and hi < 0 else
+               "does not beat the τ rule with confidence")
+    ci = f" (95% interval over seeds {lo:+.4f} to {hi:+.4f})" if np.isfinite(lo) else " (one seed: no interval)"
+    md("op_learned", f"{verdict}: its area under the curve differs from τ's by {m:+.4f} on average over "
+       f"{len(per_seed)} seeds and the branches{ci}; it is larger in {int((gain['auc'] > 0).sum())} of "
+       f"{len(gain)} seed–branch pairs and keeps {k:+.3f} specificity at all-coarse accuracy − 0.5 pt")
+else:
+    md("op_learned", "was not fitted: no seed has validation records (see the note at the top)")
+if len(chosen) and chosen.certified.any():
+    cert = chosen[chosen.certified]
+    forced = cert[~cert.routing.str.startswith("dynamic")]
+    md("op_targets", f"{len(cert)} of {len(chosen)} (seed, target, routing) choices were certified on "
+       f"validation at {confidence:.0%} confidence; the target held on test in {int(cert.held.sum())} of them "
+       f"({cert.held.mean():.0%}). The certified forced-exit choices answer fine for {forced['test δ'].mean():.3f} "
+       f"of test images on average")
+elif not val:
+    md("op_targets", "not computed: no seed has validation records (see the note at the top)")
+else:
+    md("op_targets", f"no target was certified on validation at {confidence:.0%} confidence: all are out of reach")
+if len(budgets) and budgets.feasible.any():
+    f = budgets[budgets.feasible]
+    md("op_budgets", f"{len(f)} of {len(budgets)} budget choices were feasible on validation; on test they "
+       f"reached accuracy {f['test accuracy'].min():.3f} to {f['test accuracy'].max():.3f} and stayed within "
+       f"budget in {int(f['within budget on test'].sum())} of {len(f)}")
+elif not val:
+    md("op_budgets", "not computed: no seed has validation records")
+else:
+    md("op_budgets", "no budget was feasible: each lies below the cheapest exit's FLOPs")'''),
+    ("md", """## Findings
+
+- **One frontier.** On {glue:md}`op_caption` (test set, per image, Gran-HBN's first seed, mean
+  over branches), the area under the accuracy–specificity curve is {glue:md}`op_auc_tau` for the
+  paper's τ rule, {glue:md}`op_auc_maxprob` for the max-probability gap and
+  {glue:md}`op_auc_learned` for the learned selector; AG-HBN's swept semantic exit reaches
+  {glue:md}`op_auc_ag` on its own network, and the oracle bounds them all at
+  {glue:md}`op_auc_oracle`. Specificity kept at all-coarse accuracy − 0.5 pt: τ
+  {glue:md}`op_kept_tau`, max-probability gap {glue:md}`op_kept_maxprob`, learned
+  {glue:md}`op_kept_learned`, oracle {glue:md}`op_kept_oracle`.
+- **The learned selector** {glue:md}`op_learned`.
+- **Targets.** {glue:md}`op_targets`.
+- **Budgets.** {glue:md}`op_budgets`.
+
+The guarantee concerns the test *distribution*: a finite test set can still fall just below a
+target that holds, and a target can hold on test without having been certified. It assumes
+validation and test images are drawn alike; the validation split is a random part of the
+training files, the test split a separate file."""),
+    ("code", '''# NBVAL_CHECK_OUTPUT
+for s, c in curves.items():
+    orc = c[c.selector == "oracle (bound)"]
+    for (sel, e), g in c[~c.selector.isin(["oracle (bound)", S.PAPER_SEMANTIC])].groupby(["selector", "exit"]):
+        o = orc[orc.exit == e]
+        assert (g.accuracy.to_numpy() <= np.interp(g.specificity, o.specificity, o.accuracy) + 1e-9).all()
+assert summary.auc.between(0, 1).all()
+print("selectors:", sorted(curves[gran_seeds[0]].selector.unique()), "| oracle bounds Gran-HBN's selectors:", True)'''),
+])
+
 print("notebooks written to", OUT)
