@@ -4,8 +4,8 @@ PROFILE ?= quick
 DATASET ?=
 
 .PHONY: book test train-all data venv clean-build
-book: venv data  ## execute the notebooks (reusing up-to-date ones; FORCE=1 re-runs all) and build the HTML book
-	PYTHONUNBUFFERED=1 $(PY) -m hbn book --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET)) $(if $(FORCE),--force)
+book: venv data  ## execute the notebooks (reusing up-to-date ones; FORCE=1 re-executes all pages, RETRAIN=1 also retrains) and build the HTML book
+	PYTHONUNBUFFERED=1 $(PY) -m hbn book --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET)) $(if $(FORCE),--force) $(if $(RETRAIN),--retrain)
 
 test: venv  ## unit tests + nbval regression checks on the smoke notebooks
 	-PYTHON=$(PY) scripts/get-fashion-mnist.sh  # optional: only the real-data split test needs it

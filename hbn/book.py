@@ -206,7 +206,21 @@ def notebook_error(path: Path) -> str:
     return "(no exception recorded in the notebook)"
 
 
-def execute(items, out: Path, force: bool = False, log=print) -> list[Path]:
+def set_aside(cfg: RunConfig, log=print) -> None:
+    """Move a run folder to '<folder>.previous' (replacing an older one) so it trains afresh:
+    an explicit retrain loses nothing until it has finished."""
+    import shutil
+    from .runs import run_dir
+    run = run_dir(cfg)
+    if run.exists():
+        old = run.with_name(run.name + ".previous")
+        if old.exists():
+            shutil.rmtree(old)
+        run.rename(old)
+        log(f"retrain: {run} set aside as {old.name}")
+
+
+def execute(items, out: Path, force: bool = False, retrain: bool = False, log=print) -> list[Path]:
     import nbformat
     import papermill as pm
     from .train import finished
@@ -216,6 +230,8 @@ def execute(items, out: Path, force: bool = False, log=print) -> list[Path]:
         source, target = NOTEBOOKS / src, out / name
         trains = "models" not in params
         if trains:
+            if retrain:
+                set_aside(train_config(out, params), log)
             ready = finished(train_config(out, params))
             sig = signature(source, params)
         else:
@@ -268,7 +284,7 @@ def write_toc(profile: str, pages: list[Path], path: Path | None = None) -> Path
 
 def build(profile: str = "quick", dataset: str | None = None, force: bool = False,
           data_dir: str = "", skip_build: bool = False, sets: dict | None = None,
-          references: bool = False) -> int:
+          references: bool = False, retrain: bool = False) -> int:
     t0 = time.time()
     sets = dict(sets or {})
     variant = variant_name(profile, sets)
@@ -282,7 +298,7 @@ def build(profile: str = "quick", dataset: str | None = None, force: bool = Fals
     items = route_overrides(items, sets)
     print(f"book: profile {profile}, dataset {name}"
           + (f", variant {variant} ({sets}) -> {out.relative_to(ROOT)}" if variant else ""))
-    pages = execute(items, out, force=force)
+    pages = execute(items, out, force=force or retrain, retrain=retrain)
     if references or skip_build:
         print(f"notebooks executed in {time.time() - t0:.0f} s (no book build)")
         return 0

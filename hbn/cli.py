@@ -136,7 +136,7 @@ def cmd_book(args) -> int:
         sets[name.strip()] = _yaml_value(text)
     return build(profile=args.profile, dataset=args.dataset, force=args.force,
                  data_dir=args.data_dir, skip_build=args.no_build, sets=sets,
-                 references=args.update_references)
+                 references=args.update_references, retrain=args.retrain)
 
 
 def _yaml_value(text: str):
@@ -206,7 +206,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=list(PROFILES), default="quick")
     p.add_argument("--dataset", choices=DATASETS, default=None)
     p.add_argument("--data-dir", default=os.environ.get("HBN_DATA", ""))
-    p.add_argument("--force", action="store_true", help="re-execute up-to-date notebooks too")
+    p.add_argument("--force", action="store_true", help="re-execute up-to-date notebooks too "
+                   "(finished runs are reused: a code change never retrains by itself)")
+    p.add_argument("--retrain", action="store_true", help="retrain every run from scratch (the "
+                   "old run folders are kept as <run>.previous until replaced) and re-execute all")
     p.add_argument("--no-build", action="store_true", help="execute notebooks only")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter (repeatable; YAML values, e.g. lr=1e-3, "
