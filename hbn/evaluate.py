@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import runs
+from . import identity, runs
 from .data import Dataset, load_dataset
 from .lock import run_lock
 from .records import (RECORDS_FILE, SIDECAR, RecordsError, check_records, exit_records,
@@ -31,7 +31,7 @@ def evaluate(run: Path, ds: Dataset | None = None, device: str = "auto") -> pd.D
             raise FileNotFoundError(f"{run} has no model.pt: the run did not finish; continue it "
                                     f"with `{runs.resume_command(cfg, run)}`")
         state = runs.load_checkpoint(weights)
-        runs.check_weights(state, cfg, weights)
+        identity.check_weights(state, cfg, weights)
         ds = ds or load_dataset(cfg.dataset, cfg.data_dir or None)
         model = build_model(cfg, ds)
         model.load_state_dict(state["model"])
@@ -47,9 +47,9 @@ def evaluate(run: Path, ds: Dataset | None = None, device: str = "auto") -> pd.D
             raise RecordsError(f"{e}; nothing was written") from e
         path = _save_atomic(df, run)
         runs.write_json(run / SIDECAR, {
-            "records": RECORDS_FILE, "records_sha256": runs.file_sha256(path),
-            "weights": weights.name, "weights_sha256": runs.file_sha256(weights),
-            "config_digest": runs.config_digest(state["config"]), "config": state["config"],
+            "records": RECORDS_FILE, "records_sha256": identity.file_sha256(path),
+            "weights": weights.name, "weights_sha256": identity.file_sha256(weights),
+            "config_digest": identity.config_digest(state["config"]), "config": state["config"],
             **expect})
     return df
 

@@ -236,7 +236,7 @@ def check_identity(run: Path) -> None:
     """Raise RecordsError unless the run's records are the ones `records.json` describes and
     came from its `model.pt` and `config.json` (each checked where present; records written
     before records.json existed are accepted as they are)."""
-    from . import runs
+    from . import identity, runs
     run = Path(run)
     if not (run / SIDECAR).exists():
         return
@@ -244,16 +244,16 @@ def check_identity(run: Path) -> None:
                                          f"`python -m hbn evaluate {run}`")
     fix = f"re-create them with `python -m hbn evaluate {run}`"
     rec = run / RECORDS_FILE
-    if side.get("records_sha256") and rec.exists() and runs.file_sha256(rec) != side["records_sha256"]:
+    if side.get("records_sha256") and rec.exists() and identity.file_sha256(rec) != side["records_sha256"]:
         raise RecordsError(f"{rec} is not the file {run / SIDECAR} describes (it was replaced or "
                            f"edited after evaluation); {fix}")
     weights = run / "model.pt"
-    if side.get("weights_sha256") and weights.exists() and runs.file_sha256(weights) != side["weights_sha256"]:
+    if side.get("weights_sha256") and weights.exists() and identity.file_sha256(weights) != side["weights_sha256"]:
         raise RecordsError(f"{rec} came from other weights than {weights} (trained again after "
                            f"the evaluation?); {fix}")
     if "config" in side and (run / "config.json").exists():
         from .config import RunConfig
-        diff = runs.config_differences(RunConfig.from_dict(side["config"]), runs.load_config(run))
+        diff = identity.config_differences(RunConfig.from_dict(side["config"]), runs.load_config(run))
         if diff:
             raise RecordsError(f"{rec} came from a different configuration than {run / 'config.json'} "
-                               f"({runs.describe_differences(diff, SIDECAR, 'config.json')}); {fix}")
+                               f"({identity.describe_differences(diff, SIDECAR, 'config.json')}); {fix}")

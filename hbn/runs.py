@@ -4,7 +4,8 @@ Layout: `{out_dir}/{dataset}/{profile}[-{variant}]/{model}-s{seed}/`, the varian
 hash of the fields that differ from the profile (`config.variant_name`), with `config.json`, `meta.json`
 (git revision, library versions, device), `metrics.jsonl` (one line per epoch),
 `checkpoint.pt` (last epoch, for --resume), `model.pt` (final weights with their configuration
-and its digest), `records.csv.gz` with `records.json` (the digests of the weights and records),
+and its digest, hbn.identity), `records.csv.gz` with `records.json` (the digests of the weights
+and records they belong to),
 and `.lock` while a process works on it (hbn.lock).
 Every write is atomic and a failed one names the file, the cause and the fix (full disk,
 permissions); so do reads of damaged JSON.
@@ -12,7 +13,6 @@ permissions); so do reads of damaged JSON.
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import json
 import os
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .config import LOCATION_FIELDS, RunConfig, variant_fields, variant_name
+from .config import RunConfig, variant_fields, variant_name
 
 
 def profile_dir(cfg: RunConfig) -> str:
@@ -78,10 +78,6 @@ def environment() -> dict:
 
 class DiskFull(OSError):
     """The disk filled during a write; nothing was replaced and no temporary file was left."""
-
-
-class IdentityError(ValueError):
-    """Files of one run folder come from different configurations or weights."""
 
 
 class TrainingDiverged(RuntimeError):
@@ -251,71 +247,3 @@ def read_metrics(path: Path) -> list[dict]:
                 raise ValueError(f"line {i} of {f} is not an epoch record; delete that line, then "
                                  f"continue with --resume")
     return rows
-
-
-# --- identity: which configuration and weights a file belongs to ---------------------------
-
-def config_digest(cfg) -> str:
-    """sha256 of the canonical JSON of a configuration (a RunConfig or its stored dict), the
-    location fields (out_dir, data_dir, device) left out: what the run computes, not where."""
-    d = cfg.to_dict() if isinstance(cfg, RunConfig) else dict(cfg)
-    d = {k: v for k, v in d.items() if k not in LOCATION_FIELDS}
-    return hashlib.sha256(json.dumps(d, sort_keys=True, separators=(",", ":"),
-                                     default=list).encode()).hexdigest()
-
-
-def config_differences(a: RunConfig, b: RunConfig) -> dict[str, tuple]:
-    """{field: (a's value, b's value)} for the fields (location aside) where `a` and `b` differ."""
-    da, db = a.to_dict(), b.to_dict()
-    return {k: (da[k], db[k]) for k in da
-            if k not in LOCATION_FIELDS and _plain(da[k]) != _plain(db[k])}
-
-
-def _plain(v):
-    return list(v) if isinstance(v, tuple) else v
-
-
-def describe_differences(diff: dict[str, tuple], a: str, b: str) -> str:
-    return "; ".join(f"{k}: {va!r} in {a}, {vb!r} in {b}" for k, (va, vb) in diff.items())
-
-
-def check_same_config(folder: Path, cfg: RunConfig) -> None:
-    """Refuse to train `cfg` into `folder` when its config.json says another experiment."""
-    if not (Path(folder) / "config.json").exists():
-        return
-    diff = config_differences(load_config(folder), cfg)
-    if diff:
-        raise IdentityError(
-            f"{folder} holds a run with a different configuration ({describe_differences(diff, 'config.json', 'this command')}); "
-            f"nothing was written. Train into another --out-dir, or move that folder away first")
-
-
-def check_weights(state: dict, cfg: RunConfig, path: Path) -> None:
-    """Refuse weights (`state`, loaded from `path`) whose configuration is not `cfg`."""
-    stored = state.get("config")
-    if stored is None:
-        raise IdentityError(f"{path} carries no configuration, so it cannot be checked against "
-                            f"config.json; train the run again")
-    digest = state.get("config_digest")
-    if digest is not None and digest != config_digest(stored):
-        raise IdentityError(f"{path} is damaged: its configuration does not match the digest "
-                            f"stored with it; train the run again")
-    try:
-        mine = RunConfig.from_dict(stored)
-    except (TypeError, ValueError) as e:
-        raise IdentityError(f"{path} carries a configuration this version cannot read ({e})") from e
-    diff = config_differences(mine, cfg)
-    if diff:
-        raise IdentityError(
-            f"{path} was trained with a different configuration than {Path(path).parent / 'config.json'} "
-            f"({describe_differences(diff, path.name, 'config.json')}); nothing was written. Train "
-            f"the run again (`python -m hbn train ... --resume` continues an interrupted one), or "
-            f"restore the matching config.json")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

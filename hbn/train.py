@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import runs
+from . import identity, runs
 from .config import RunConfig
 from .batching import batches
 from .data import Dataset, load_dataset
@@ -120,7 +120,7 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
     device = resolve_device(cfg.device)
     out = runs.run_dir(cfg)
     ckpt_path = out / "checkpoint.pt"
-    runs.check_same_config(out, cfg)  # config.json of another experiment: refuse, weights or not
+    identity.check_same_config(out, cfg)  # config.json of another experiment: refuse, weights or not
     if (out / "model.pt").exists() and not resume:
         raise FileExistsError(f"{out} already holds a finished run; pass --resume to reuse it, "
                               f"or choose another --out-dir / --seed (nothing was overwritten)")
@@ -213,7 +213,7 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
         if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
             log(f"stopped after epoch {epoch + 1} (resume with --resume)")
             return out
-    runs.save_atomic({"config": cfg.to_dict(), "config_digest": runs.config_digest(cfg),
+    runs.save_atomic({"config": cfg.to_dict(), "config_digest": identity.config_digest(cfg),
                       "model": model.state_dict()}, out / "model.pt")
     return out
 

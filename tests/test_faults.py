@@ -23,13 +23,14 @@ import pandas as pd
 import pytest
 import torch
 
-from hbn import records, runs
+from hbn import identity, records, runs
 from hbn.cli import main
 from hbn.config import RunConfig, make_config
 from hbn.evaluate import evaluate
 from hbn.lock import LOCK_FILE, RunLocked, run_lock
 from hbn.records import RecordsError, check_records, load_records
-from hbn.runs import DiskFull, IdentityError, TrainingDiverged
+from hbn.identity import IdentityError
+from hbn.runs import DiskFull, TrainingDiverged
 from hbn.study import load_study
 from hbn.train import train
 
@@ -155,11 +156,11 @@ def test_weights_carry_their_configuration_and_its_digest(run_copy):
     state = torch.load(run / "model.pt")
     cfg = runs.load_config(run)
     assert RunConfig.from_dict(state["config"]) == cfg
-    assert state["config_digest"] == runs.config_digest(cfg) == runs.config_digest(state["config"])
+    assert state["config_digest"] == identity.config_digest(cfg) == identity.config_digest(state["config"])
     # where a run lives is not part of the digest; what it computes is
-    assert runs.config_digest(make_config("smoke", model="gran-hbn", out_dir="x", device="cpu")) \
-        == runs.config_digest(cfg)
-    assert runs.config_digest(make_config("smoke", model="gran-hbn", lr=0.5)) != runs.config_digest(cfg)
+    assert identity.config_digest(make_config("smoke", model="gran-hbn", out_dir="x", device="cpu")) \
+        == identity.config_digest(cfg)
+    assert identity.config_digest(make_config("smoke", model="gran-hbn", lr=0.5)) != identity.config_digest(cfg)
 
 
 def test_evaluate_refuses_weights_of_another_configuration(run_copy, capsys):
@@ -198,8 +199,8 @@ def test_train_refuses_a_folder_whose_config_differs_with_or_without_weights(tmp
 def test_records_carry_the_weights_digest_and_the_study_checks_it(run_copy):
     out, run = run_copy
     side = json.loads((run / "records.json").read_text())
-    assert side["weights_sha256"] == runs.file_sha256(run / "model.pt")
-    assert side["records_sha256"] == runs.file_sha256(run / "records.csv.gz")
+    assert side["weights_sha256"] == identity.file_sha256(run / "model.pt")
+    assert side["records_sha256"] == identity.file_sha256(run / "records.csv.gz")
     assert side["images"] == 720 and side["exits"] == [1, 2, 3]
     study = load_study(str(out), "synthetic", "smoke", ["gran-hbn"])
     assert len(study.run("gran-hbn").records) == 3 * 720
