@@ -29,7 +29,7 @@ def evaluate(run: Path, ds: Dataset | None = None, device: str = "auto") -> pd.D
         weights = run / "model.pt"
         if not weights.exists():
             raise FileNotFoundError(f"{run} has no model.pt: the run did not finish; continue it "
-                                    f"with `{runs.resume_command(cfg, run)}`")
+                                    f"with `{runs.train_command(cfg, run)}`")
         state = runs.load_checkpoint(weights)
         identity.check_weights(state, cfg, weights)
         ds = ds or load_dataset(cfg.dataset, cfg.data_dir or None)

@@ -4,6 +4,7 @@ file digests (records.json names those of the weights and records it describes).
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -67,11 +68,17 @@ def check_weights(state: dict, cfg: RunConfig, path: Path) -> None:
         raise IdentityError(f"{path} carries a configuration this version cannot read ({e})") from e
     diff = config_differences(mine, cfg)
     if diff:
+        folder = Path(path).parent
+        home = runs.run_dir(dataclasses.replace(cfg, out_dir=str(folder.parent.parent.parent)))
+        fix = (f"Delete {path} (and checkpoint.pt) and train the run again with "
+               f"`{runs.train_command(cfg, folder, resume=False)}`, or restore the {path.name} "
+               f"that belongs to config.json" if home.resolve() == folder.resolve() else
+               f"config.json's settings do not belong in this folder either (they name {home}): "
+               f"restore the config.json that belongs here (`git checkout -- {folder / 'config.json'}` "
+               f"if it is committed)")
         raise IdentityError(
-            f"{path} was trained with a different configuration than {Path(path).parent / 'config.json'} "
-            f"({describe_differences(diff, path.name, 'config.json')}); nothing was written. Train "
-            f"the run again (`python -m hbn train ... --resume` continues an interrupted one), or "
-            f"restore the matching config.json")
+            f"{path} was trained with a different configuration than {folder / 'config.json'} "
+            f"({describe_differences(diff, path.name, 'config.json')}); nothing was written. {fix}")
 
 
 def file_sha256(path: Path) -> str:

@@ -36,8 +36,9 @@ def run_dir(cfg: RunConfig) -> Path:
     return Path(cfg.out_dir) / cfg.dataset / profile_dir(cfg) / cfg.run_name
 
 
-def resume_command(cfg: RunConfig, folder: Path | None = None) -> str:
-    """The command that continues `cfg`'s run in `folder` (default: its run_dir), as printed."""
+def train_command(cfg: RunConfig, folder: Path | None = None, resume: bool = True) -> str:
+    """The command that trains (by default: continues) `cfg`'s run in `folder` (default: its
+    run_dir), to be printed in a hint: it works as printed."""
     folder = Path(folder) if folder is not None else run_dir(cfg)
     out_dir = folder.parent.parent.parent  # {out_dir}/{dataset}/{profile[-variant]}/{run}
     flags = []
@@ -51,7 +52,7 @@ def resume_command(cfg: RunConfig, folder: Path | None = None) -> str:
             flags.append(f"{flag} {v}")
     return " ".join(["python -m hbn train --model", cfg.model, "--profile", cfg.profile,
                      "--dataset", cfg.dataset, "--seed", str(cfg.seed), "--out-dir", str(out_dir),
-                     *flags, "--resume"])
+                     *flags] + (["--resume"] if resume else []))
 
 
 def git_revision() -> str:

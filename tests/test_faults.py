@@ -365,7 +365,10 @@ def test_permission_errors_name_the_file_and_the_fix(run_copy, monkeypatch, caps
         runs.write_json(run / "meta.json", {})
     monkeypatch.undo()
     # raw OS errors from anywhere reach the CLI as one line with the file and a fix
-    for err, text in ((PermissionError(errno.EACCES, "Permission denied", "/x/y"), "permission denied on /x/y"),
+    for err, text in ((PermissionError(errno.EACCES, "Permission denied", "/x/y"),
+                       "cannot write or read /x/y (Permission denied)"),
+                      (OSError(errno.EROFS, "Read-only file system", "/x/r"),
+                       "cannot write or read /x/r (Read-only file system)"),
                       (OSError(errno.EIO, "Input/output error", "/x/z"), "Input/output error on /x/z")):
         monkeypatch.setattr("hbn.cli.cmd_models", lambda args, e=err: (_ for _ in ()).throw(e))
         assert main(["models"]) == 2
