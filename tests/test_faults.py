@@ -164,18 +164,28 @@ def test_weights_carry_their_configuration_and_its_digest(run_copy):
 
 
 def test_evaluate_refuses_weights_of_another_configuration(run_copy, capsys):
-    _, run = run_copy
+    out, run = run_copy
     before = (run / "records.csv.gz").read_bytes()
     stored = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**stored, "epochs": 4, "batch_size": 32}))
-    with pytest.raises(IdentityError, match=r"epochs: 6 in model.pt, 4 in config.json.*batch_size"):
+    with pytest.raises(IdentityError, match=r"epochs: 6 in model.pt, 4 in config.json.*batch_size"
+                                            r".*config.json's settings do not belong in this folder"):
         evaluate(run)
     assert main(["evaluate", str(run)]) == 2
     assert "different configuration" in capsys.readouterr().err
     assert (run / "records.csv.gz").read_bytes() == before  # the committed records are untouched
-    # a model.pt whose stored configuration no longer matches its digest is damaged
+    # the case: stale weights (1 epoch) beside the folder's own config.json
     (run / "config.json").write_text(json.dumps(stored))
     state = torch.load(run / "model.pt")
+    stale = {**state, "config": {**state["config"], "epochs": 1}}
+    stale["config_digest"] = identity.config_digest(stale["config"])
+    torch.save(stale, run / "model.pt")
+    with pytest.raises(IdentityError, match=r"epochs: 1 in model.pt, 6 in config.json") as e:
+        evaluate(run)
+    assert (f"`python -m hbn train --model gran-hbn --profile smoke --dataset synthetic --seed 0 "
+            f"--out-dir {out}`") in str(e.value)
+    assert (run / "records.csv.gz").read_bytes() == before
+    # a model.pt whose stored configuration no longer matches its digest is damaged
     state["config"]["lr"] = 0.5
     torch.save(state, run / "model.pt")
     with pytest.raises(IdentityError, match="damaged"):
