@@ -227,6 +227,18 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # full disk, permissions, ...: one line naming the file and the fix
+        import errno
+        if e.filename is None:  # ours (hbn.runs.write_error etc.) already say file and fix
+            print(f"error: {e}", file=sys.stderr)
+        elif isinstance(e, PermissionError) or e.errno == errno.EROFS:
+            print(f"error: cannot write or read {e.filename} ({e.strerror}); make it writable and "
+                  f"readable for you (e.g. `chmod u+rw`) or choose another --out-dir / --data-dir",
+                  file=sys.stderr)
+        else:
+            print(f"error: {e.strerror or e} on {e.filename}; check that path and the disk, "
+                  f"then run the command again", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("\ninterrupted: completed epochs are checkpointed; continue with --resume", file=sys.stderr)
         return 130

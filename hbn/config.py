@@ -70,6 +70,30 @@ class RunConfig:
 
     def __post_init__(self):
         problems = []
+        # Types and magnitudes first (inf, NaN, absurd sizes): the checks below compare numbers.
+        import math
+        import numbers
+        for f in dataclasses.fields(self):
+            v, kind = getattr(self, f.name), str(f.type)
+            real = isinstance(v, numbers.Real) and not isinstance(v, bool)
+            if kind == "int" and not (isinstance(v, numbers.Integral) and not isinstance(v, bool)):
+                problems.append(f"{f.name} must be a whole number, got {v!r}")
+            elif kind.startswith("float") and not (v is None and "None" in kind) and not (
+                    real and math.isfinite(v)):
+                problems.append(f"{f.name} must be a finite number, got {v!r}")
+            elif kind.startswith("tuple") and not (isinstance(v, (tuple, list)) and all(
+                    isinstance(w, numbers.Real) and not isinstance(w, bool) and math.isfinite(w)
+                    for w in v)):
+                problems.append(f"{f.name} must be finite numbers, got {v!r}")
+            elif kind in ("str", "bool") and type(v).__name__ != kind:
+                problems.append(f"{f.name} must be a {kind}, got {v!r}")
+        if not problems:
+            for name, top in (("epochs", 10_000), ("post_epochs", 10_000), ("warmup_epochs", 10_000),
+                              ("batch_size", 65_536), ("eval_batch_size", 65_536), ("width", 64)):
+                if getattr(self, name) > top:
+                    problems.append(f"{name} must be <= {top:,}, got {getattr(self, name)}")
+        if problems:
+            raise ValueError("bad run configuration: " + "; ".join(problems))
         if self.model not in MODELS:
             problems.append(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.dataset not in DATASETS:

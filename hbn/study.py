@@ -3,7 +3,6 @@ dataset and profile, and the authors' reported CIFAR-100 numbers (DESIGN.md §5)
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from . import runs
-from .config import RunConfig, make_config
+from .config import MODELS, RunConfig, make_config
 from .data import TITLES as DATASET_TITLES
 from .models import MODEL_TITLES
-from .records import as_arrays, load_records
+from .records import as_arrays, check_identity, load_records
 
 # Authors' CIFAR-100 test accuracy (%), each model forced to exit at a branch (DESIGN.md §5).
 AUTHORS_FORCED = pd.DataFrame([
@@ -76,10 +75,16 @@ class Study:
 
     def caption(self) -> str:
         """'<dataset> · <profile> profile[, shortened: ...]' for every figure and table."""
-        cfg = next(iter(self.runs.values())).config
+        cfg = self._first().config
         short = (f", SHORTENED: {cfg.epochs} epochs, "
                  f"{cfg.train_subset or 'all'} training images, width {cfg.width}") if cfg.shortened else ""
         return f"{self.title} · {self.profile} profile{short}"
+
+    def _first(self) -> Run:
+        if not self.runs:
+            raise ValueError(f"the {self.profile} study on {self.dataset} holds no runs; load it "
+                             f"with at least one model")
+        return next(iter(self.runs.values()))
 
     def seeds(self, model: str) -> list[int]:
         return sorted(s for m, s in self.runs if m == model)
@@ -91,9 +96,11 @@ def load_study(out_dir: str, dataset: str, profile: str, models, seeds=(0,),
 
     `overrides` (RunConfig fields) select a variant of the profile, as `python -m hbn book --set`
     trains it. Runs that differ in anything but model and seed are refused: one study, one protocol.
+    Each records file is checked on reading (hbn.records.load_records) and against the weights
+    and configuration it came from, where records.json and model.pt are there to compare.
     """
-    if not list(models):
-        raise ValueError("a study needs at least one model (the `models` parameter is empty)")
+    if isinstance(models, str) or not list(models):
+        raise ValueError(f"models must name at least one of {', '.join(MODELS)} (got {models!r})")
     wanted = [(m, 0) for m in models] + [("gran-hbn", s) for s in seeds if s != 0]
     found = {}
     for model, seed in wanted:
@@ -101,9 +108,9 @@ def load_study(out_dir: str, dataset: str, profile: str, models, seeds=(0,),
                                                    "dataset": dataset, "seed": seed,
                                                    "out_dir": out_dir}))
         df = load_records(path)
+        check_identity(path)
         found[(model, seed)] = Run(runs.load_config(path), path, df, as_arrays(df),
-                                   runs.read_metrics(path),
-                                   json.loads((path / "meta.json").read_text()))
+                                   runs.read_metrics(path), runs.read_meta(path))
     check_one_protocol(found)
     return Study(dataset, profile, found)
 
@@ -129,7 +136,7 @@ def check_one_protocol(found: dict) -> None:
 
 def figure_dir(study: Study) -> Path:
     """Figures are written beside the runs: `<out_dir>/<dataset>/<profile>/figures/`."""
-    path = next(iter(study.runs.values())).path.parent / "figures"
+    path = study._first().path.parent / "figures"
     path.mkdir(exist_ok=True)
     return path
 

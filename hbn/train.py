@@ -18,10 +18,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import runs
+from . import identity, runs
 from .config import RunConfig
 from .batching import batches
 from .data import Dataset, load_dataset
+from .lock import run_lock
 from .losses import joint_loss, semantic_loss, semantic_target
 from .models import create_model
 
@@ -113,11 +114,18 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
           log=print, stop_after: int | None = None) -> Path:
     """Train `cfg` into its run directory and return that directory.
 
+    The run folder's lock (hbn.lock) is held throughout: a second process fails at once.
     `stop_after` ends the call after that many epochs in total (to test resuming).
     """
+    with run_lock(runs.run_dir(cfg), log=log):
+        return _train(cfg, ds, resume, progress, log, stop_after)
+
+
+def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) -> Path:
     device = resolve_device(cfg.device)
     out = runs.run_dir(cfg)
     ckpt_path = out / "checkpoint.pt"
+    identity.check_same_config(out, cfg)  # config.json of another experiment: refuse, weights or not
     if (out / "model.pt").exists() and not resume:
         raise FileExistsError(f"{out} already holds a finished run; pass --resume to reuse it, "
                               f"or choose another --out-dir / --seed (nothing was overwritten)")
@@ -140,18 +148,18 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
         model.load_state_dict(state["model"])
         start = state["epoch"]
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(cfg.to_json())
+    runs.write_json(out / "config.json", cfg.to_dict())
     if start == 0:  # a resumed run keeps the record of where it started; resumes are logged
         runs.write_json(out / "meta.json", {**runs.environment(), "precision": precision(cfg, device),
                                             "dataset_title": ds.title,
                                             "shortened": cfg.shortened, "train_images": _n_train(cfg, ds)})
     else:
-        meta = json.loads((out / "meta.json").read_text()) if (out / "meta.json").exists() else {}
+        meta = runs.read_meta(out)
         meta.setdefault("resumed", []).append({"at_epoch": start, **runs.environment()})
         runs.write_json(out / "meta.json", meta)
     # Keep the log lines of the epochs the checkpoint holds (a crash may have left one more).
     kept = [m for m in runs.read_metrics(out) if m["epoch"] <= start]
-    (out / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in kept))
+    runs.write_text(out / "metrics.jsonl", "".join(json.dumps(m) + "\n" for m in kept))
     if cfg.departures():
         log(f"NOTE: not the paper's protocol ({cfg.profile} profile): {'; '.join(cfg.departures())}")
     log(f"training {cfg.model} on {ds.title} ({device}, {precision(cfg, device)}), "
@@ -194,13 +202,15 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
             total += step(x, fine, coarse) * len(fine)
             seen += len(fine)
         train_time = time.time() - t0
+        loss = float(total) / seen  # the epoch's one host sync
+        if not math.isfinite(loss):  # divergence: stop before this epoch writes anything
+            raise runs.TrainingDiverged(_diverged(cfg, epoch, post, loss, ckpt_path))
         row = {"epoch": epoch + 1, "phase": "post" if post else "joint",
-               "train_loss": float(total) / seen, "train_s": round(train_time, 2),
+               "train_loss": loss, "train_s": round(train_time, 2),
                "img_per_s": round(seen / train_time, 1)}
         val = validate(model, ds.val, ds, cfg.eval_batch_size, cfg.sem_fine_weight if post else None)
         row.update({f"val_{k}": round(v, 4) for k, v in val.items()})
-        with open(out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+        runs.append_line(out / "metrics.jsonl", json.dumps(row))
         runs.save_atomic({"epoch": epoch + 1, "post": post, "config": cfg.to_dict(),
                           "model": model.state_dict(), "optimizer": optimizer.state_dict()}, ckpt_path)
         if epoch + 1 == joint_epochs and cfg.model == "ag-hbn":  # kept: post-training variants fork here
@@ -210,8 +220,19 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
         if stop_after is not None and epoch + 1 >= stop_after and epoch + 1 < cfg.epochs:
             log(f"stopped after epoch {epoch + 1} (resume with --resume)")
             return out
-    runs.save_atomic({"config": cfg.to_dict(), "model": model.state_dict()}, out / "model.pt")
+    runs.save_atomic({"config": cfg.to_dict(), "config_digest": identity.config_digest(cfg),
+                      "model": model.state_dict()}, out / "model.pt")
     return out
+
+
+def _diverged(cfg: RunConfig, epoch: int, post: bool, loss: float, ckpt_path: Path) -> str:
+    lr, flag = (cfg.post_lr, "--post-lr") if post else (cfg.lr, "--lr")
+    kept = (f"{ckpt_path} (epoch {epoch}) is intact and resumable" if epoch > 0
+            else "no checkpoint had been written yet")
+    return (f"training diverged: the mean training loss of epoch {epoch + 1}"
+            f"{' (post-training)' if post else ''} is {loss} at {flag[2:]} {lr:g}; nothing of that "
+            f"epoch was written and {kept}. Train again with a smaller {flag} (e.g. {flag} "
+            f"{lr / 10:g}; that is a new run folder)")
 
 
 def compiled(model):

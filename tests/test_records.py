@@ -101,7 +101,9 @@ def test_the_check_can_fail(tmp_path, fmt, read_float32):
 
 def test_nan_columns_survive(tmp_path):
     df = adversarial_records().assign(sem_prob_fine=np.float32("nan"))
-    df.loc[df.exit == 1, "fine_entropy"] = np.nan
+    # exit 1 without a fine head (as Sem-AlexNet's): -1 predictions, NaN entropy and probability
+    df.loc[df.exit == 1, ["fine_entropy", "fine_maxprob"]] = np.nan
+    df.loc[df.exit == 1, ["fine_pred", "fine_pred_coarse"]] = -1
     loaded = records.load_records(records.save_records(df, tmp_path))
     assert loaded.sem_prob_fine.isna().all() and loaded[loaded.exit == 1].fine_entropy.isna().all()
     with pytest.raises(ValueError, match="semantic exit"):
