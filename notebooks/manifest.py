@@ -1,23 +1,37 @@
-"""Which notebook runs with which parameters: the single list the book runner feeds papermill.
+"""Which notebook runs with which parameters: the single list the book runner feeds papermill,
+and the parts of the book the executed pages go in.
 
 `entries(profile, dataset)` returns, in execution order, (source notebook, executed copy's
 name, parameters). Parameter names are `hbn.config.RunConfig` fields (plus `models`/`seeds`
-for the notebooks that read several runs).
+for the notebooks that read several runs); a notebook's other parameters keep the defaults
+its parameters cell declares. `PARTS` orders the executed pages into the book's parts.
 """
 from __future__ import annotations
 
 MODELS = ["alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn"]
-EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "paper": [1, 2]}  # extra Gran-HBN seeds, for intervals
+EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2], "paper": [1, 2]}  # extra Gran-HBN seeds
+
+# The book's parts in reading order: (caption, executed page names; a trailing "*" matches a
+# prefix). The first part, without caption, holds the root page. Pages that are not notebooks
+# (docs/) are named by their path from the repository root.
+PARTS = [
+    (None, ["index"]),
+    ("Findings", ["findings"]),
+    ("The paper's results", ["03-tau-sweep", "04-comparison", "05-entropy"]),
+    ("Beyond the paper", ["06-beyond-the-paper"]),
+    ("Methods", ["methods"]),
+    ("Appendix", ["02-evaluate", "01-train-*", "docs/design", "docs/references"]),
+]
 
 
 def entries(profile: str, dataset: str, out_dir: str, data_dir: str, device: str = "auto"):
     common = dict(dataset=dataset, profile=profile, out_dir=out_dir, data_dir=data_dir)
-    seeds = [0, *EXTRA_SEEDS[profile]]
+    seeds = [0, *EXTRA_SEEDS.get(profile, [1])]
     runs = [(m, 0) for m in MODELS] + [("gran-hbn", s) for s in seeds[1:]]
     out = []
     for model, seed in runs:
         out.append(("train.ipynb", f"01-train-{model}-s{seed}.ipynb",
-                    dict(common, model=model, seed=seed, device=device, epochs=0)))
+                    dict(common, model=model, seed=seed, device=device)))
     analysis = dict(common, models=MODELS, seeds=seeds)
     out += [
         ("evaluate.ipynb", "02-evaluate.ipynb", analysis),
@@ -25,6 +39,8 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, device: str
         ("comparison.ipynb", "04-comparison.ipynb", analysis),
         ("entropy.ipynb", "05-entropy.ipynb", analysis),
         ("beyond.ipynb", "06-beyond-the-paper.ipynb", analysis),
+        ("methods.ipynb", "methods.ipynb", analysis),
+        ("findings.ipynb", "findings.ipynb", analysis),
         ("overview.ipynb", "index.ipynb", analysis),  # the book's first page, written last
     ]
     return out
