@@ -267,7 +267,7 @@ t0 = time.perf_counter()
 sweeps = pd.concat([A.tau_sweep(a, wide, branch=b, mode=m, batch_size=decision_batch)
                     for b in range(3) for m in ("sample", "batch")], ignore_index=True)
 sweep_seconds = time.perf_counter() - t0
-print(f"6 sweeps of {len(wide)} τ values over {len(a['fine_true'])} images took {sweep_seconds:.3f} s\n"
+print(f"6 sweeps of {len(wide)} τ values over {len(a['fine_true'])} images took {sweep_seconds:.3f} s\\n"
       "(the authors re-ran the test set once per τ)")
 regions = A.operating_regions(a, wide, batch_sizes=(decision_batch,))
 glue_figure("fig-tau-sweep", plots.tau_sweeps(sweeps, regions, caption, save_to=figures))
