@@ -186,7 +186,7 @@ class Provenance:
     def _repr_markdown_(self) -> str:
         out = f"<small>{self.line()}</small>\n"
         if self.dirty:
-            out += f"\n```{{error}}\n{self.warning()}\n```\n"
+            out += f"\n```{{admonition}} Uncommitted changes\n:class: error\n{self.warning()}\n```\n"
         return out
 
     def _repr_html_(self) -> str:

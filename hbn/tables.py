@@ -104,8 +104,11 @@ def table(df: pd.DataFrame, caption: str, name: str, percent=(), decimals: dict 
     if not name.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"table name {name!r}: use letters, digits, - and _ only")
     shown = format_frame(df, percent, decimals)
-    if NA in shown.to_numpy() and not note:
-        note = f"{NA}: not applicable."
+    has_na = NA in shown.to_numpy()
+    if not has_na and f"{NA}:" in note:  # explain the dash only where one is shown
+        note = note.split(f"{NA}:")[0].strip()
+    if has_na and f"{NA}:" not in note:
+        note = (note + " " if note else "") + f"{NA}: not applicable."
     return Table(shown, caption, name, note)
 
 

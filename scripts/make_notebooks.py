@@ -150,6 +150,8 @@ def write(name, cells, parameters_table: bool = True):
         nb.cells.append(new_code_cell("from hbn.notebook import parameters_table\n"
                                       "parameters_table(params, _page)",
                                       metadata={"tags": ["remove-input"]}))
+    for i, cell in enumerate(nb.cells):  # stable ids: regenerating changes nothing by itself
+        cell.id = f"{page.replace('_', '-')}-{i:02d}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbformat.write(nb, OUT / name)
@@ -202,7 +204,8 @@ CIFAR-100 numbers are shown beside ours for orientation only: the datasets diffe
            "[references](../../docs/references.md).\n\n"
            "Code is folded away: click *Show code cell source* to see how a table or figure was made."),
     ("md", "## The runs behind this book"),
-    ("code", '''g = study.run("gran-hbn", seeds[0])
+    ("code", '''from hbn.tables import key_value
+g = study.run("gran-hbn", seeds[0])
 cfg, meta, ag = g.config, g.meta, study.run("ag-hbn").config
 revisions = sorted({r.meta.get("git", "unknown") for r in study.runs.values()})
 facts = {"dataset": study.title,
@@ -211,10 +214,10 @@ facts = {"dataset": study.title,
          "epochs": f"{cfg.epochs} (AG-HBN {ag.epochs - ag.post_epochs} joint + {ag.post_epochs} post-training)",
          "training images": meta.get("train_images"), "test images": len(g.arrays["fine_true"]),
          "Gran-HBN seeds": ", ".join(map(str, study.seeds("gran-hbn"))),
-         "trained on": f"{meta.get('device')} ({meta.get('threads')} threads, {meta.get('precision', 'fp32')}), torch {meta.get('torch')}",
+         "trained on": f"{meta.get('device')} ({meta.get('threads')} threads, "
+                       f"{meta.get('precision', 'precision not recorded')}), torch {meta.get('torch')}",
          "runs trained at revision": ", ".join(revisions)}
-table(pd.DataFrame({"": list(facts), "value": [str(v) for v in facts.values()]}),
-      f"The study's runs — {caption}", "tbl-facts")'''),
+key_value(facts, f"The study's runs — {caption}", "tbl-facts", key="fact")'''),
     ("code", '''# NBVAL_CHECK_OUTPUT
 print("dataset:", study.title, "| profile:", profile, "| runs:", len(study.runs))'''),
 ])
@@ -501,10 +504,10 @@ for m in [m for m in ("alexnet", "b-alexnet", "gran-hbn") if m in models]:
 lat = pd.DataFrame(lat)
 base = lat[lat.model == "alexnet"].median_ms.iloc[0]
 lat["ratio to AlexNet"] = lat.median_ms / base
-glue_figure("fig-latency", plots.latency(lat, caption + f" · {torch.get_num_threads()} threads",
-                                         save_to=figures))
+threads = f"{torch.get_num_threads()} thread" + ("s" if torch.get_num_threads() > 1 else "")
+glue_figure("fig-latency", plots.latency(lat, f"{caption} · {threads}", save_to=figures))
 table(lat.rename(columns={"median_ms": "median (ms)", "q25_ms": "25 % (ms)", "q75_ms": "75 % (ms)"}),
-      f"Measured latency per exit, batch 1, {torch.get_num_threads()} threads", "tbl-latency",
+      f"Measured latency per exit, batch 1, {threads}", "tbl-latency",
       decimals={"ratio to AlexNet": 2})'''),
     figure("fig-latency", "Measured latency of a batch-1 forward pass that stops at each exit "
            "(median and interquartile range). {glue:md}`caption`."),
@@ -554,7 +557,7 @@ cifar = model_flops("cifar100", ["alexnet", "gran-hbn"])
 rows = [{"model": MODEL_TITLES[m], "who": who, **{f"exit {e}": v for e, v in zip((3,) if m == "alexnet" else (1, 2, 3), vals)}}
         for m in ("alexnet", "gran-hbn")
         for who, vals in (("ours", [f / 1e6 for f in cifar[m]]), ("authors", AUTHORS_MFLOPS[m]))]
-table(pd.DataFrame(rows), "MFLOPs per exit on CIFAR-100 shapes (3×32×32, 100 fine / 20 coarse "
+table(pd.DataFrame(rows)[["model", "who", "exit 1", "exit 2", "exit 3"]], "MFLOPs per exit on CIFAR-100 shapes (3×32×32, 100 fine / 20 coarse "
       "classes), ours against the authors' counts (thop)", "tbl-flops-authors", decimals=2)'''),
     ("md", "## The data and its class hierarchy\n\nThe paper uses CIFAR-100 "
            "{cite:p}`krizhevsky2009learning`: 100 fine classes in 20 superclasses. Where it cannot "
@@ -676,12 +679,15 @@ table(pd.DataFrame(rows, columns=["field", "value", "from"]),
 ep = pd.DataFrame(metrics)
 acc_cols = [c for c in ep if c.startswith("val_exit")]
 sem_cols = [c for c in ep if c.startswith("val_sem")]
-shown = ep[["epoch", "phase", "train_loss", "img_per_s"] + acc_cols + sem_cols].rename(
-    columns=lambda c: c.removeprefix("val_").replace("exit", "exit ").replace("_", " "))
+names = {"train_loss": "loss", "img_per_s": "img/s", "val_sem_fine_share": "semantic: fine",
+         "val_sem_target_fine_share": "target: fine", "val_sem_agreement": "agreement",
+         **{c: c[len("val_"):].replace("exit", "exit ").replace("_", " ") for c in acc_cols}}
+shown = ep[["epoch", "phase", "train_loss", "img_per_s"] + acc_cols + sem_cols].rename(columns=names)
 table(shown, f"Per epoch: training loss and validation accuracy of every exit head — {caption}",
-      f"tbl-epochs-{cfg.model}-s{cfg.seed}", percent=[c.removeprefix("val_").replace("exit", "exit ").replace("_", " ") for c in acc_cols],
-      decimals={"train loss": 4, "img per s": 0},
-      note="—: the semantic exit's statistics exist in post-training epochs only." if sem_cols else "")'''),
+      f"tbl-epochs-{cfg.model}-s{cfg.seed}", percent=[names[c] for c in acc_cols],
+      decimals={"loss": 4, "img/s": 0, "semantic: fine": 3, "target: fine": 3, "agreement": 3},
+      note="semantic: fine, target: fine: shares of validation images the semantic exit and its "
+           "eq. (8) target answer fine. —: these exist in post-training epochs only." if sem_cols else "")'''),
     ("code", '''glue_figure("fig-training", plots.training_curves(metrics, f"{cfg.model}, seed {cfg.seed} — {caption}", save_to=run))'''),
     figure("fig-training-{model}-s{seed}", "Training loss and validation accuracy per epoch for "
            "{model}, seed {seed}. For AG-HBN the shaded epochs are post-training of the semantic "
