@@ -30,7 +30,7 @@ def _jupyter_book() -> str | None:
 def html(tmp_path_factory) -> Path:
     given = os.environ.get("HBN_HTML")
     if given:
-        return Path(given)
+        return Path(given).resolve()
     jb = _jupyter_book()
     if jb is None:
         pytest.skip("jupyter-book is not installed: the built-book checks need it")
@@ -43,7 +43,7 @@ def html(tmp_path_factory) -> Path:
 
 def _pages(html: Path) -> dict[Path, "bs4.BeautifulSoup"]:
     skip = {"genindex.html", "search.html"}
-    return {p: bs4.BeautifulSoup(p.read_text(), "html.parser")
+    return {p.resolve(): bs4.BeautifulSoup(p.read_text(), "html.parser")
             for p in sorted(html.rglob("*.html")) if p.name not in skip and "_static" not in p.parts}
 
 
@@ -98,13 +98,19 @@ def test_every_image_resolves(pages):
     assert not missing, missing
 
 
+FILE_SUFFIXES = (".md", ".py", ".ipynb", ".yml", ".txt", ".csv", ".json")
+
+
 def test_every_internal_link_resolves(pages):
     ids = {p: {tag["id"] for tag in soup.find_all(id=True)} for p, soup in pages.items()}
     broken = []
     for page, soup in pages.items():
         for a in _article(soup).find_all("a", href=True):
             t = _target(page, a["href"])
-            if t is None:
+            if t is None:  # external; but a file name turned into a web address is a dead link
+                host = urlsplit(a["href"]).netloc.lower()
+                if host.endswith(FILE_SUFFIXES):
+                    broken.append(f"{page.name}: {a['href']} (a file name linkified)")
                 continue
             path, fragment = t
             if path.is_dir():

@@ -137,3 +137,35 @@ def test_toc_has_the_parts_in_reading_order_and_refuses_unplaced_pages(tmp_path,
     assert files.index("book/quick/02-evaluate") < files.index("book/quick/01-train-alexnet-s0")
     with pytest.raises(ValueError, match="new-page"):
         book.write_toc("quick", pages + [tmp_path / "book" / "quick" / "new-page.ipynb"])
+
+
+def test_book_extension_removes_parameter_injected_and_check_cells():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("hbn_cells", NOTEBOOKS.parent / "docs" / "_ext" / "hbn_cells.py")
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    code = nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(cells=[
+        code("x = 1", metadata={"tags": ["parameters"]}), code("x = 2", metadata={"tags": ["injected-parameters"]}),
+        code("# NBVAL_CHECK_OUTPUT\nprint(x)"), code("plot()", metadata={"tags": ["hide-input"]})])
+
+    class App:
+        class env:
+            @staticmethod
+            def doc2path(doc):
+                return doc + ".ipynb"
+    source = [nbformat.writes(nb)]
+    ext.tag_cells(App, "page", source)
+    tags = [c["metadata"].get("tags", []) for c in json.loads(source[0])["cells"]]
+    assert ["remove-cell" in t for t in tags] == [True, True, True, False]
+
+
+def test_provenance_says_revision_machine_and_dirty_tree_in_red():
+    from hbn.notebook import Provenance, provenance
+    p = provenance()
+    assert p.revision and p.machine["threads"] >= 1 and "UTC" in p.time
+    dirty = Provenance("abc1234", ["hbn/x.py"], "t", {"cpu": "c", "cores": 2, "threads": 2, "gpu": "none"}, "fp32")
+    md = dirty._repr_markdown_()
+    assert "`abc1234`" in md and ":class: error" in md and "hbn/x.py" in md
+    assert 'color:#c00' in dirty._repr_html_()
+    assert ":class: error" not in Provenance("abc1234", [], "t", dirty.machine, "fp32")._repr_markdown_()
