@@ -1,6 +1,9 @@
 """Figures of the study (seaborn/matplotlib): Fig. 3 (τ sweeps), Fig. 4 (model comparison),
 Fig. 5 (entropies) and the extra analyses. Every figure is titled with its dataset and profile
 and, given `save_to`, also written there as PNG.
+
+Sized for the book: about 9 inches wide with 11.5-point text or larger, so that text stays legible at the
+page's rendered width (about 800 px); one legend per figure, below the panels; accuracy in %.
 """
 from __future__ import annotations
 
@@ -10,61 +13,119 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
-sns.set_theme(style="whitegrid", context="notebook")
+sns.set_theme(style="whitegrid", context="notebook",
+              rc={"font.size": 12, "axes.titlesize": 13, "axes.labelsize": 12.5,
+                  "xtick.labelsize": 11.5, "ytick.labelsize": 11.5, "legend.fontsize": 11.5,
+                  "figure.titlesize": 12.5})
+WIDTH = 9.0  # inches
 
 
 def _finish(fig, title: str, save_to: Path | None, name: str):
     fig.suptitle(title)
     fig.tight_layout()
     if save_to is not None:
-        fig.savefig(Path(save_to) / f"{name}.png", dpi=110)
+        fig.savefig(Path(save_to) / f"{name}.png", dpi=110, bbox_inches="tight")
     return fig
 
 
+def _legend_below(fig, axes, ncol: int = 3):
+    """One legend for the whole figure, below the panels, without duplicate entries."""
+    seen = {}
+    for ax in np.ravel(axes):
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, h)
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=ncol, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    return len(seen)
+
+
+def _finish_below(fig, axes, title: str, save_to, name: str, ncol: int = 3):
+    """`_finish` with one legend under the panels (room made for it)."""
+    n = _legend_below(fig, axes, ncol)
+    fig.suptitle(title)
+    rows = -(-n // ncol)
+    fig.tight_layout(rect=(0, 0.045 * rows + 0.02 * (rows > 0) + 0.03, 1, 1))
+    if save_to is not None:
+        fig.savefig(Path(save_to) / f"{name}.png", dpi=110, bbox_inches="tight")
+    return fig
+
+
+def phase_boundary(metrics: list[dict]) -> float | None:
+    """x position between the last joint and the first post-training epoch (AG-HBN), else None."""
+    joint = [m["epoch"] for m in metrics if m.get("phase", "joint") == "joint"]
+    post = [m["epoch"] for m in metrics if m.get("phase") == "post"]
+    return (max(joint) + min(post)) / 2 if joint and post else None
+
+
 def training_curves(metrics: list[dict], caption: str, save_to=None, name="training"):
+    """Training loss and validation accuracy of every exit head per epoch; AG-HBN's
+    post-training (a different loss, eq. 11) is drawn apart, after a phase marker."""
     df = pd.DataFrame(metrics)
-    acc = df.melt(id_vars="epoch", value_vars=[c for c in df if c.startswith("val_exit")],
-                  var_name="head", value_name="accuracy")
-    acc["head"] = acc["head"].str.replace("val_", "")
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
-    ax1.plot(df.epoch, df.train_loss, marker="o")
-    ax1.set(xlabel="epoch", ylabel="training loss (eq. 7 / eq. 11)", title="loss")
-    sns.lineplot(acc, x="epoch", y="accuracy", hue="head", marker="o", ax=ax2)
-    ax2.set(ylabel="validation accuracy", title="validation accuracy per exit")
-    ax2.legend(fontsize=7, ncols=2)
-    return _finish(fig, caption, save_to, name)
+    if "phase" not in df:
+        df["phase"] = "joint"
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(WIDTH, 3.9))
+    for phase, label, marker in (("joint", "training loss, joint (eq. 7)", "o"),
+                                 ("post", "training loss, post-training (eq. 11)", "s")):
+        d = df[df.phase == phase]
+        if len(d):
+            ax1.plot(d.epoch, d.train_loss, marker=marker, color="k" if phase == "joint" else "C3",
+                     label=label)
+    ax1.set(xlabel="epoch", ylabel="training loss", title="loss")
+    heads = [c for c in df if c.startswith("val_exit")]
+    for c in heads:
+        exit_no, gran = c[len("val_exit"):].split("_", 1)
+        ax2.plot(df.epoch, 100 * df[c], marker="o", ms=4, color=f"C{int(exit_no) - 1}",
+                 ls="-" if gran == "fine" else "--", label=f"exit {exit_no}, {gran}")
+    ax2.set(xlabel="epoch", ylabel="validation accuracy (%)", title="validation accuracy per exit")
+    boundary = phase_boundary(metrics)
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if boundary is not None:
+            ax.axvspan(boundary, df.epoch.max() + 0.5, color="C3", alpha=0.08)
+            ax.axvline(boundary, color="C3", ls=":", lw=1.2, label="AG-HBN switches to post-training")
+    return _finish_below(fig, (ax1, ax2), caption, save_to, name, ncol=3)
 
 
 def tau_sweeps(sweeps: pd.DataFrame, regions: pd.DataFrame, caption: str, save_to=None,
                name="fig3-tau-sweep"):
-    """Fig. 3: accuracy and specificity against τ per forced branch, both routing modes."""
+    """Fig. 3: accuracy (top) and specificity (bottom) against τ per forced branch, both
+    routing modes; the shaded band is the batch-mode operating region."""
     exits = sorted(sweeps["exit"].unique())
-    fig, axes = plt.subplots(1, len(exits), figsize=(5 * len(exits), 3.8), squeeze=False)
-    for ax, e in zip(axes[0], exits):
+    fig, axes = plt.subplots(2, len(exits), figsize=(WIDTH, 5.6), squeeze=False, sharex="col",
+                             sharey="row")
+    for k, e in enumerate(exits):
+        top, bottom = axes[0][k], axes[1][k]
         for mode, style in (("sample", "-"), ("batch", "--")):
             s = sweeps[(sweeps["exit"] == e) & (sweeps["mode"] == mode)]
-            ax.plot(s.tau, s.accuracy, style, color="C0", label=f"accuracy ({mode})")
-            ax.plot(s.tau, s.specificity, style, color="C1", label=f"specificity ({mode})")
+            if not len(s):
+                continue
+            what = "per image" if mode == "sample" else f"per batch of {int(s.batch_size.iloc[0])}"
+            top.plot(s.tau, 100 * s.accuracy, style, color="C0", label=f"decided {what}")
+            bottom.plot(s.tau, s.specificity, style, color="C0", label=f"decided {what}")
         r = regions[(regions["exit"] == e) & (regions["mode"] == "batch")]
         if len(r) and np.isfinite(r.iloc[0]["start"]):
-            ax.axvspan(r.iloc[0]["start"], r.iloc[0]["end"], color="C1", alpha=0.12,
-                       label="operating region (batch)")
-        ax.set(xlabel="fine tolerance τ", ylabel="test accuracy / specificity δ",
-               title=f"branch {e}", ylim=(-0.02, 1.02))
-    axes[0][0].legend(fontsize=7, loc="center left")
-    return _finish(fig, f"Fig. 3 — accuracy and specificity vs τ, forced exits\n{caption}",
-                   save_to, name)
+            for ax in (top, bottom):
+                ax.axvspan(r.iloc[0]["start"], r.iloc[0]["end"], color="C1", alpha=0.25,
+                           label="operating region (per batch)")
+        top.set(title=f"branch {e}")
+        bottom.set(xlabel="fine tolerance τ", ylim=(-0.04, 1.04))
+    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[1][0].set_ylabel("specificity δ")
+    return _finish_below(fig, axes, f"Fig. 3 — accuracy and specificity vs τ, forced exits\n{caption}",
+                         save_to, name, ncol=3)
 
 
 def comparison(points: pd.DataFrame, curves: pd.DataFrame, caption: str, save_to=None,
                name="fig4-comparison"):
     """Fig. 4: accuracy vs specificity per branch; Gran-HBN a curve over τ, others points.
 
-    points: model, exit, specificity, accuracy[, low, high]; curves: exit, specificity, accuracy, mode.
+    points: model, exit, specificity, accuracy (fractions); curves: exit, specificity,
+    accuracy, mode.
     """
     exits = sorted(points["exit"].unique())
-    fig, axes = plt.subplots(1, len(exits), figsize=(5 * len(exits), 3.9), squeeze=False)
+    fig, axes = plt.subplots(1, len(exits), figsize=(WIDTH, 4.0), squeeze=False, sharey=True)
     models = list(points["model"].unique())
     markers = dict(zip(models, "^osDvP"))
     colors = {m: f"C{i}" for i, m in enumerate(models)}  # one colour per model in every panel
@@ -72,14 +133,16 @@ def comparison(points: pd.DataFrame, curves: pd.DataFrame, caption: str, save_to
         for mode, style in (("sample", "-"), ("batch", ":")):
             c = curves[(curves["exit"] == e) & (curves["mode"] == mode)].sort_values("specificity")
             if len(c):
-                ax.plot(c.specificity, c.accuracy, style, color="C3", label=f"Gran-HBN over τ ({mode})")
+                what = "per image" if mode == "sample" else "per batch"
+                ax.plot(c.specificity, 100 * c.accuracy, style, color="C7",
+                        label=f"Gran-HBN over τ, decided {what}")
         for model, p in points[points["exit"] == e].groupby("model", sort=False):
-            ax.scatter(p.specificity, p.accuracy, marker=markers[model], s=60, zorder=3,
+            ax.scatter(p.specificity, 100 * p.accuracy, marker=markers[model], s=60, zorder=3,
                        color=colors[model], label=model)
-        ax.set(xlabel="specificity δ (share of fine answers)", ylabel="test accuracy",
-               title=f"branch {e}", xlim=(-0.05, 1.05))
-    axes[0][-1].legend(fontsize=7)
-    return _finish(fig, f"Fig. 4 — models compared per branch\n{caption}", save_to, name)
+        ax.set(xlabel="specificity δ", title=f"branch {e}", xlim=(-0.08, 1.08))
+    axes[0][0].set_ylabel("test accuracy (%)")
+    return _finish_below(fig, axes, f"Fig. 4 — models compared per branch\n{caption}", save_to,
+                         name, ncol=3)
 
 
 def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", batch_size: int = 64,
@@ -137,38 +200,41 @@ def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", batch_si
 
 def dynamic_tradeoff(df: pd.DataFrame, caption: str, save_to=None, name="dynamic-exits"):
     """Dynamic early exits (Algorithm 1): accuracy vs mean FLOPs, coloured by specificity."""
-    fig, ax = plt.subplots(figsize=(7, 4.3))
-    sc = ax.scatter(df["mean_flops"] / 1e6, df["accuracy"], c=df["specificity"], cmap="viridis",
-                    s=14, vmin=0, vmax=1)
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.8, 4.3))
+    sc = ax.scatter(df["mean_flops"] / 1e6, 100 * df["accuracy"], c=df["specificity"],
+                    cmap="viridis", s=14, vmin=0, vmax=1)
     fig.colorbar(sc, ax=ax, label="specificity δ")
-    ax.set(xlabel="mean MFLOPs per image", ylabel="test accuracy",
+    ax.set(xlabel="mean MFLOPs per image", ylabel="test accuracy (%)",
            title="Algorithm 1 over thresholds Th and τ (per-image routing)")
     return _finish(fig, caption, save_to, name)
 
 
 def routing_modes(curves: pd.DataFrame, caption: str, save_to=None, name="sample-vs-batch"):
     """Accuracy vs specificity per branch for per-image and per-batch routing."""
-    g = sns.relplot(curves, x="specificity", y="accuracy", hue="mode", col="exit", kind="line",
-                    height=3.4, aspect=1.1, estimator=None, sort=False)
-    g.set_axis_labels("specificity δ", "test accuracy")
-    g.set_titles("branch {col_name}")
-    g.figure.suptitle(f"Per-image vs per-batch routing (forced exits, τ swept)\n{caption}")
-    g.figure.tight_layout()
-    if save_to is not None:
-        g.figure.savefig(Path(save_to) / f"{name}.png", dpi=110)
-    return g.figure
+    exits = sorted(curves["exit"].unique())
+    fig, axes = plt.subplots(1, len(exits), figsize=(WIDTH, 3.8), squeeze=False, sharey=True)
+    for ax, e in zip(axes[0], exits):
+        for k, (mode, style) in enumerate((("sample", "-"), ("batch", "--"))):
+            c = curves[(curves["exit"] == e) & (curves["mode"] == mode)]
+            if len(c):
+                what = "per image" if mode == "sample" else f"per batch of {int(c.batch_size.iloc[0])}"
+                ax.plot(c.specificity, 100 * c.accuracy, style, color=f"C{k}", label=f"decided {what}")
+        ax.set(xlabel="specificity δ", title=f"branch {e}", xlim=(-0.05, 1.05))
+    axes[0][0].set_ylabel("test accuracy (%)")
+    return _finish_below(fig, axes, f"Per-image vs per-batch routing (forced exits, τ swept)\n{caption}",
+                         save_to, name, ncol=2)
 
 
 def latency(df: pd.DataFrame, caption: str, save_to=None, name="latency"):
     """Measured batch-1 latency per exit (median with interquartile range)."""
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.8, 4.0))
     for i, (model, d) in enumerate(df.groupby("model", sort=False)):
         ax.errorbar(d["exit"] + 0.08 * i, d["median_ms"], fmt="o", capsize=3, label=model,
                     yerr=[d["median_ms"] - d["q25_ms"], d["q75_ms"] - d["median_ms"]])
     ax.set(xlabel="exit (branch)", ylabel="latency, ms (median, IQR)", xticks=[1, 2, 3],
-           title="early-exit forward pass that stops at the exit, batch 1, CPU")
-    ax.legend(fontsize=8)
-    return _finish(fig, caption, save_to, name)
+           title="forward pass that stops at the exit, batch 1")
+    ax.set_ylim(bottom=0)
+    return _finish_below(fig, [ax], caption, save_to, name, ncol=3)
 
 
 def operating_curves(curves: pd.DataFrame, points: pd.DataFrame | None, caption: str,
@@ -186,15 +252,14 @@ def operating_curves(curves: pd.DataFrame, points: pd.DataFrame | None, caption:
         for s in selectors:
             c = curves[(curves["exit"] == e) & (curves["selector"] == s)]
             if len(c):
-                ax.plot(c.specificity, c.accuracy, ":" if s.startswith("oracle") else "-",
+                ax.plot(c.specificity, 100 * c.accuracy, ":" if s.startswith("oracle") else "-",
                         color=colors[s], lw=1.4, label=s)
         if points is not None:
             for i, (label, p) in enumerate(points[points["exit"] == e].groupby("label", sort=False)):
                 same = [s for s in selectors if label.startswith(s.split()[0])]  # its curve's colour
-                ax.scatter(p.specificity, p.accuracy, marker="*^sD"[i % 4], s=110, zorder=4,
+                ax.scatter(p.specificity, 100 * p.accuracy, marker="*^sD"[i % 4], s=110, zorder=4,
                            color=colors[same[0]] if same else "C6", edgecolor="k", label=label)
-        ax.set(xlabel="specificity δ (share of fine answers)", ylabel="test accuracy",
+        ax.set(xlabel="specificity δ (share of fine answers)", ylabel="test accuracy (%)",
                title=f"branch {e}", xlim=(-0.02, 1.02))
-    axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    return _finish(fig, f"Choosing the operating point — granularity selectors, per image, test set\n"
-                   f"{caption}", save_to, name)
+    return _finish_below(fig, list(axes[0]), f"Choosing the operating point — granularity "
+                         f"selectors, per image, test set\n{caption}", save_to, name, ncol=3)

@@ -1,8 +1,10 @@
-"""Which notebook runs with which parameters: the single list the book runner feeds papermill.
+"""Which notebook runs with which parameters: the single list the book runner feeds papermill,
+and the parts of the book the executed pages go in.
 
 `entries(profile, dataset)` returns, in execution order, (source notebook, executed copy's
 name, parameters). Parameter names are `hbn.config.RunConfig` fields (plus `models`/`seeds`
-for the notebooks that read several runs).
+for the notebooks that read several runs); a notebook's other parameters keep the defaults
+its parameters cell declares. `PARTS` orders the executed pages into the book's parts.
 """
 from __future__ import annotations
 
@@ -13,6 +15,19 @@ EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2], "paper": [1, 2
 TARGETS = {"synthetic": [0.9, 0.95, 0.98], "fashion-mnist": [0.8, 0.85, 0.9, 0.93],
            "cifar100": [0.5, 0.55, 0.6, 0.65]}
 OPERATING = dict(confidence=0.95, flops_budgets=[0.3, 0.5, 0.7])
+
+
+# The book's parts in reading order: (caption, executed page names; a trailing "*" matches a
+# prefix). The first part, without caption, holds the root page. Pages that are not notebooks
+# (docs/) are named by their path from the repository root.
+PARTS = [
+    (None, ["index"]),
+    ("Findings", ["findings"]),
+    ("The paper's results", ["03-tau-sweep", "04-comparison", "05-entropy"]),
+    ("Beyond the paper", ["06-beyond-the-paper", "07-operating-point"]),
+    ("Methods", ["methods"]),
+    ("Appendix", ["02-evaluate", "01-train-*", "docs/design", "docs/references"]),
+]
 
 
 def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None, seeds=None):
@@ -26,6 +41,13 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
         out.append(("train.ipynb", f"01-train-{model}-s{seed}.ipynb",
                     dict(common, model=model, seed=seed)))
     analysis = dict(common, models=models, seeds=seeds)
+
+    runs = [(m, 0) for m in MODELS] + [("gran-hbn", s) for s in seeds[1:]]
+    out = []
+    for model, seed in runs:
+        out.append(("train.ipynb", f"01-train-{model}-s{seed}.ipynb",
+                    dict(common, model=model, seed=seed, device=device)))
+    analysis = dict(common, models=MODELS, seeds=seeds)
     out += [
         ("evaluate.ipynb", "02-evaluate.ipynb", analysis),
         ("tau_sweep.ipynb", "03-tau-sweep.ipynb", analysis),
@@ -34,6 +56,8 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
         ("beyond.ipynb", "06-beyond-the-paper.ipynb", analysis),
         ("operating_point.ipynb", "07-operating-point.ipynb",
          dict(analysis, targets=TARGETS.get(dataset, [0.8, 0.9, 0.95]), **OPERATING)),
+        ("methods.ipynb", "methods.ipynb", analysis),
+        ("findings.ipynb", "findings.ipynb", analysis),
         ("overview.ipynb", "index.ipynb", analysis),  # the book's first page, written last
     ]
     return out

@@ -1,0 +1,271 @@
+"""What every book page does besides its analysis: check its papermill parameters (an unknown
+or mistyped name is an error, not a warning), show them, describe a run's effective
+configuration, and say which revision executed the page, when, and on what machine.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import difflib
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from .tables import Table, key_value
+
+ROOT = Path(__file__).resolve().parent.parent
+# Names IPython puts in a kernel's namespace before any cell runs.
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+# What decides a page's results: a change here, uncommitted, makes the executing tree "dirty".
+CODE_PATHS = ("hbn", ":(glob)notebooks/*.ipynb", "notebooks/manifest.py", "scripts", "pyproject.toml")
+
+
+def _is_data(value) -> bool:
+    """Papermill injects literals only: never modules, functions or classes."""
+    return isinstance(value, (str, int, float, bool, type(None), list, tuple, dict))
+
+
+def parameters(globals_dict: dict, declared) -> dict:
+    """The page's parameters and their current values: the names its parameters cell declared."""
+    return {k: v for k, v in globals_dict.items()  # in the order the cell declared them
+            if k in declared and not k.startswith("_") and k not in _IPYTHON_NAMES
+            and _is_data(globals_dict[k])}
+
+
+def check_parameters(globals_dict: dict, declared) -> dict:
+    """Raise ValueError if papermill injected a parameter the page does not declare.
+
+    Call right after the injected cell, with `declared` = the names recorded at the end of
+    the parameters cell (`_declared = set(globals())`). Returns the parameters in declared order.
+    """
+    declared = set(declared)
+    known = list(parameters(globals_dict, declared))
+    unknown = sorted(k for k, v in globals_dict.items()
+                     if k not in declared and not k.startswith("_") and k not in _IPYTHON_NAMES
+                     and _is_data(v))
+    if unknown:
+        hints = [f"{u} (did you mean {', '.join(m)}?)" if (m := difflib.get_close_matches(u, known, 2))
+                 else u for u in unknown]
+        raise ValueError(f"unknown parameter(s): {'; '.join(hints)}. This page takes: "
+                         f"{', '.join(known)}")
+    return {k: globals_dict[k] for k in known}
+
+
+def parameters_table(params: dict, page: str, defaults: dict | None = None) -> Table:
+    """The page's parameters as a small numbered table (None shown as "profile value")."""
+    shown = {k: ("profile value" if v is None else v) for k, v in params.items()}
+    note = ""
+    if defaults:
+        changed = [k for k in params if k in defaults and params[k] != defaults[k]]
+        note = ("Set for this execution: " + ", ".join(changed) + "." if changed
+                else "All parameters at the values the page declares.")
+    return key_value(shown, f"Parameters this page was executed with ({page})", f"tbl-params-{page}",
+                     "parameter", note=note)
+
+
+GLUE_PREFIX = "application/papermill.record/"  # myst-nb's marker for glued, undisplayed outputs
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """myst-nb's `glue` (the same cell output), without needing myst-nb in the kernel: the book
+    pastes `value` where a page says {glue:text}`name`, {glue:md}`name` or {glue:figure}."""
+    import IPython
+    from IPython.display import display as show
+    bundle, metadata = IPython.core.formatters.format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    show({prefix + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue a matplotlib figure for a numbered {glue:figure} and keep the cell from showing it."""
+    import matplotlib.pyplot as plt
+    glue(name, fig)
+    plt.close(fig)
+
+
+class Text:
+    """A string whose plain-text form has no quotes (for {glue:text})."""
+
+    def __init__(self, text: str):
+        self.text = str(text)
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(self.text)
+
+
+def glue_parameters(params: dict) -> None:
+    """Glue every parameter as `p_<name>` (lists comma-separated), so that prose quotes the
+    value the page ran with ({glue:text}`p_decision_batch`) instead of repeating it."""
+    for k, v in params.items():
+        if isinstance(v, (list, tuple)):
+            v = ", ".join(map(str, v))
+        glue(f"p_{k}", v if isinstance(v, (int, float)) and not isinstance(v, bool) else Text(v))
+
+
+def parse_grid(spec, default) -> np.ndarray:
+    """A τ grid from a parameter: None = `default`; "start:stop:step" (stop included); or a
+    list of values."""
+    if spec is None:
+        return np.asarray(default, dtype=float)
+    if isinstance(spec, str):
+        try:
+            start, stop, step = (float(s) for s in spec.split(":"))
+        except ValueError:
+            raise ValueError(f"grid {spec!r}: write start:stop:step, e.g. 0:1:0.01") from None
+        if not step > 0 or stop < start:
+            raise ValueError(f"grid {spec!r}: step must be > 0 and stop >= start")
+        return np.round(np.arange(start, stop + step / 2, step), 10)
+    values = np.asarray(list(spec), dtype=float)
+    if values.ndim != 1 or not len(values) or np.isnan(values).any():
+        raise ValueError(f"grid {spec!r}: give a non-empty list of numbers")
+    return np.sort(values)
+
+
+# --- provenance -----------------------------------------------------------------------------------
+
+def _git(*args: str) -> str:
+    out = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10)
+    if out.returncode:
+        raise OSError(out.stderr.strip())
+    return out.stdout.rstrip()  # (porcelain lines start with a space: keep it)
+
+
+def git_state() -> tuple[str, list[str]]:
+    """(short revision of the checkout that holds `hbn`, uncommitted changed code files).
+
+    Only code counts (`CODE_PATHS`): executed pages, runs and figures are outputs."""
+    try:
+        rev = _git("rev-parse", "--short", "HEAD").strip()
+        status = _git("status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)", []
+    return rev, [line[3:] for line in status.splitlines() if line.strip()]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    import torch
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"}
+
+
+@dataclasses.dataclass
+class Provenance:
+    """Which revision executed a page, when, where; shown as one line (red if the tree was dirty)."""
+    revision: str
+    dirty: list
+    time: str
+    machine: dict
+    precision: str
+    extra: str = ""
+
+    def line(self) -> str:
+        m = self.machine
+        return (f"Executed at revision `{self.revision}` on {self.time} · CPU {m['cpu']} "
+                f"({m['cores']} cores, {m['threads']} threads) · GPU {m['gpu']} · "
+                f"precision: {self.precision}" + (f" · {self.extra}" if self.extra else ""))
+
+    def warning(self) -> str:
+        files = ", ".join(self.dirty[:8]) + (" …" if len(self.dirty) > 8 else "")
+        return (f"Executed from a working tree with uncommitted changes ({files}): revision "
+                f"`{self.revision}` alone does not reproduce this page.")
+
+    def _repr_markdown_(self) -> str:
+        out = f"<small>{self.line()}</small>\n"
+        if self.dirty:
+            out += f"\n```{{admonition}} Uncommitted changes\n:class: error\n{self.warning()}\n```\n"
+        return out
+
+    def _repr_html_(self) -> str:
+        out = f"<p><small>{self.line()}</small></p>"
+        if self.dirty:
+            out += f'<p style="color:#c00;font-weight:bold">{self.warning()}</p>'
+        return out
+
+
+def provenance(precision: str = "float64 (NumPy), from exit records", extra: str = "") -> Provenance:
+    rev, dirty = git_state()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return Provenance(rev, dirty, now, machine(), precision, extra)
+
+
+# --- a run's effective configuration --------------------------------------------------------------
+
+def data_folder(dataset: str, data_dir: str = "") -> str:
+    """The folder a dataset is read from on this machine (no download), or why there is none."""
+    from . import data as D
+    if dataset == "synthetic":
+        return "none: generated in memory"
+    root = D.default_data_dir(data_dir or None)
+    if dataset == "cifar100":  # existence only: no extraction, no checksums here
+        for path in (root / "cifar-100-python", root / D.CIFAR100_ARCHIVE[0]):
+            if path.exists():
+                return str(path.resolve())
+        return f"not available on this machine (looked in {root.resolve()})"
+    try:
+        return str(Path(D.fashion_mnist_dir(root, download=False)).resolve())
+    except D.DataUnavailable:
+        return f"not available on this machine (looked in {root.resolve()})"
+
+
+def effective_config(cfg, given: dict, meta: dict, run: Path, data: str) -> list[tuple]:
+    """(field, effective value, where it came from) for every RunConfig field: the loss
+    weights resolved, the device and precision the run trained with, the data folder read."""
+    from .config import PROFILES
+    profile = PROFILES.get(cfg.profile, {})
+    w_f, w_c = cfg.granularity_weights
+    resolved = {"fine_weight": w_f, "coarse_weight": w_c, "out_dir": str(run),
+                "device": f"{meta.get('device', cfg.device)} ({meta.get('precision', 'precision not recorded')})",
+                "data_dir": data}
+    rows = []
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        source = ("parameter" if given.get(f.name) is not None
+                  else "profile" if f.name in profile else "RunConfig default")
+        if f.name in ("fine_weight", "coarse_weight") and value is None:
+            source = "the model's default"
+        if f.name == "device":
+            source = f"recorded in meta.json ({cfg.device} asked)"
+        if f.name == "data_dir":
+            source = f"resolved on this machine ({cfg.data_dir or 'default'} asked)"
+        if f.name == "out_dir":
+            source = "the run folder"
+        rows.append((f.name, resolved.get(f.name, value), source))
+    return rows
+
+
+# --- architectures without weights ----------------------------------------------------------------
+
+IN_CHANNELS = {"cifar100": 3, "fashion-mnist": 1, "synthetic": 3}
+
+
+def untrained(model: str, dataset: str, width: float = 1.0):
+    """An untrained copy of `model` for `dataset`'s shapes. Cost (FLOPs, latency) does not
+    depend on the weights, so the book can count and time without any."""
+    from . import hierarchy as H
+    from .models import create_model
+    h = {"cifar100": H.CIFAR100, "fashion-mnist": H.FASHION_MNIST, "synthetic": H.synthetic()}[dataset]
+    return create_model(model, h.num_fine, h.num_coarse, IN_CHANNELS[dataset], width)
+
+
+def input_shape(dataset: str) -> tuple[int, int, int, int]:
+    return (1, IN_CHANNELS[dataset], 32, 32)  # Fashion-MNIST is zero-padded to 32x32
+
+
+def model_flops(dataset: str, models, width: float = 1.0) -> dict:
+    """Cumulative FLOPs to reach each exit, per model (hbn.cost.exit_flops, batch 1)."""
+    from .cost import exit_flops
+    return {m: exit_flops(untrained(m, dataset, width), input_shape(dataset)) for m in models}

@@ -1,0 +1,92 @@
+"""Conclusions whose verdicts follow the data (hbn.findings), and tables as the book shows
+them (hbn.tables)."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hbn import findings as F
+from hbn.config import make_config
+from hbn.study import Run, Study
+from hbn.tables import NA, cell, table
+
+F2C = np.array([0, 0, 1, 1, 2, 2])  # 6 fine classes in 3 superclasses
+
+
+def arrays(n=400, seed=0, fine_right=0.6, coarse_right=0.9, ef_scale=(1.0, 0.8, 0.6), sem=None):
+    rng = np.random.default_rng(seed)
+    ft = rng.integers(0, 6, n)
+    fp = np.where(rng.random((n, 3)) < fine_right, ft[:, None], (ft[:, None] + 1) % 6)
+    cp = np.where(rng.random((n, 3)) < coarse_right, F2C[ft][:, None], (F2C[ft][:, None] + 1) % 3)
+    ef = rng.gamma(2.0, 0.4, (n, 3)) * np.asarray(ef_scale)
+    ec = rng.gamma(2.0, 0.3, (n, 3)) * np.asarray(ef_scale)
+    return dict(exits=np.array([1, 2, 3]), fine_true=ft, coarse_true=F2C[ft], fine_pred=fp,
+                coarse_pred=cp, fine_pred_coarse=F2C[fp], fine_entropy=ef, coarse_entropy=ec,
+                sem_prob_fine=np.full(n, np.nan) if sem is None else np.asarray(sem, float))
+
+
+def study(gran=None, sem=None, post=None):
+    runs = {("gran-hbn", 0): Run(make_config("smoke", model="gran-hbn"), Path("g"), None,
+                                 gran or arrays())}
+    if sem is not None:
+        runs[("ag-hbn", 0)] = Run(make_config("smoke", model="ag-hbn"), Path("a"), None,
+                                  arrays(sem=sem), metrics=post or [])
+    return Study("synthetic", "smoke", runs)
+
+
+def test_semantic_exit_collapse_and_agreement():
+    n = 400
+    f = F.semantic_exit(study(sem=np.full(n, 0.9), post=[{"phase": "post", "val_sem_target_fine_share": 0.72}]))
+    assert f.verdict == F.UNLIKE_PAPER and "δ = 1.00" in f.text and "always answering fine" in f.text
+    assert "0.72" in f.text
+    mixed = np.where(np.arange(n) < 300, 0.8, 0.2)  # 3 in 4 answer fine: the authors' point
+    f = F.semantic_exit(study(sem=mixed))
+    assert f.verdict == F.AS_PAPER and "δ = 0.75" in f.text and "mixes" in f.text
+
+
+def test_entropy_depth_verdict_follows_the_medians():
+    assert F.entropy_depth(study(arrays(ef_scale=(1.0, 0.8, 0.6)))).verdict == F.AS_PAPER
+    f = F.entropy_depth(study(arrays(ef_scale=(1.0, 0.6, 0.8))))
+    assert f.verdict == F.UNLIKE_PAPER and "does not fall" in f.text
+
+
+def test_coarse_above_fine_and_exit_cost():
+    assert F.coarse_above_fine(study(arrays(fine_right=0.5, coarse_right=0.9))).verdict == F.AS_PAPER
+    assert F.coarse_above_fine(study(arrays(fine_right=0.95, coarse_right=0.5))).verdict == F.UNLIKE_PAPER
+    f = F.exit_cost({"alexnet": [100.0], "gran-hbn": [30.0, 80.0, 140.0]}, "X")
+    assert "0.30, 0.80, 1.40 ×" in f.text and f.verdict == F.AS_PAPER  # authors: 136.05 / 96.45
+    assert F.exit_cost({"alexnet": [100.0], "gran-hbn": [30.0, 80.0, 200.0]}, "X").verdict == F.UNLIKE_PAPER
+
+
+def test_all_findings_link_labels_the_notebooks_define():
+    s = study(sem=np.full(400, 0.9))
+    found = F.all_findings(s, {"alexnet": [100.0], "gran-hbn": [30.0, 80.0, 140.0]},
+                           np.round(np.arange(0, 1.0001, 0.02), 2), 64, [1, 8, 64])
+    assert 5 <= len(found) <= 8 and {f.verdict for f in found} >= {F.AS_PAPER, F.UNLIKE_PAPER}
+    sources = "".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+    labels = {m for f in found for m in re.findall(r"\{numref\}`([^`]+)`", f.text)}
+    assert labels and all(f'{label}' in sources for label in labels), labels
+    md = F.as_markdown(found, numbered=True)
+    assert md.count("\n") == len(found) and md.startswith("1. **")
+
+
+def test_cells_are_text_with_one_unit():
+    assert cell(np.nan) == NA and cell(None) == NA
+    assert cell(0.12345, percent=True) == "12.35" and cell(0.5) == "0.500"
+    assert cell(12000) == "12,000" and cell(3) == "3" and cell(True) == "yes"
+    assert cell([1, 8, 64]) == "1, 8, 64" and cell(0.00015) == "1.50e-04"
+
+
+def test_table_is_a_numbered_myst_table_without_index():
+    df = pd.DataFrame({"exit": [1, 2], "fine": [0.5, np.nan]}, index=[7, 8])
+    t = table(df, "Test accuracy | per exit", "tbl-x", percent=["fine"])
+    md = t.markdown()
+    assert md.startswith("```{table} Test accuracy \\| per exit\n:name: tbl-x\n")
+    assert "| exit | fine (%) |" in md and "| 1 | 50.00 |" in md and f"| 2 | {NA} |" in md
+    assert "7" not in md.split(":name:")[1].split("\n", 2)[2].split("|")[1]  # no index column
+    assert "not applicable" in md  # a note explains the dash
+    assert "<caption>" in t._repr_html_() and "nan" not in t._repr_html_().lower()
+    with pytest.raises(ValueError):
+        table(df, "x", "bad name!")
