@@ -80,7 +80,8 @@ def route_overrides(items, sets: dict) -> list:
     if bad:
         raise ValueError(f"--set cannot change {', '.join(bad)}: use --profile / --dataset / "
                          f"--data-dir, or the `models` and `seeds` parameters")
-    declared = {src: notebook_parameters(NOTEBOOKS / src) for src in {i[0] for i in items}}
+    declared = {src: {n for n in notebook_parameters(NOTEBOOKS / src) if not n.startswith("_")}
+                for src in {i[0] for i in items}}
     known = set().union(*declared.values()) | RUN_FIELDS
     unknown = sorted(set(sets) - known)
     if unknown:
@@ -256,6 +257,10 @@ def execute(items, out: Path, force: bool = False, retrain: bool = False, log=pr
             raise RuntimeError(f"notebook {src} failed; the partial output is in {tmp}, the "
                                f"previous copy is untouched. Its error:\n{notebook_error(tmp)}") from e
         nb = nbformat.read(tmp, as_version=4)
+        for cell in nb.cells:  # papermill's injected parameters: run, never shown
+            tags = cell.metadata.get("tags", [])
+            if "injected-parameters" in tags and "remove-cell" not in tags:
+                cell.metadata["tags"] = [*tags, "remove-cell"]
         for cell in nb.cells:  # "{model}" in a heading becomes the run's model, and so on
             if cell.cell_type == "markdown":
                 for key, value in params.items():

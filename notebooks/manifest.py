@@ -41,13 +41,6 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
         out.append(("train.ipynb", f"01-train-{model}-s{seed}.ipynb",
                     dict(common, model=model, seed=seed)))
     analysis = dict(common, models=models, seeds=seeds)
-
-    runs = [(m, 0) for m in MODELS] + [("gran-hbn", s) for s in seeds[1:]]
-    out = []
-    for model, seed in runs:
-        out.append(("train.ipynb", f"01-train-{model}-s{seed}.ipynb",
-                    dict(common, model=model, seed=seed, device=device)))
-    analysis = dict(common, models=MODELS, seeds=seeds)
     out += [
         ("evaluate.ipynb", "02-evaluate.ipynb", analysis),
         ("tau_sweep.ipynb", "03-tau-sweep.ipynb", analysis),
