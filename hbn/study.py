@@ -135,8 +135,11 @@ def check_one_protocol(found: dict) -> None:
 
 
 def figure_dir(study: Study) -> Path:
-    """Figures are written beside the runs: `<out_dir>/<dataset>/<profile>/figures/`."""
-    path = study._first().path.parent / "figures"
+    """Figures go to `figures/` in the folder the page executes in: book/<profile>/figures for
+    the book's pages (written only by `python -m hbn book`), book/variants/<name>/figures for a
+    variant, the current folder for a page run by hand. Never beside the committed runs, so a
+    re-execution with other analysis parameters cannot overwrite a committed figure."""
+    path = Path.cwd() / "figures"
     path.mkdir(exist_ok=True)
     return path
 
