@@ -36,8 +36,8 @@ def output_dir(profile: str, variant: str = "", references: bool = False) -> Pat
     """Where executed pages go: book/<profile>/ (committed), book/variants/<name>/ (never
     committed), or for the smoke profile the nbval references notebooks/smoke/ (committed; only
     with `references`) else book/smoke/ (scratch)."""
-    if variant:
-        return ROOT / "book" / "variants" / variant
+    if variant:  # $HBN_VARIANTS moves them (tests use a temporary folder)
+        return Path(os.environ.get("HBN_VARIANTS") or ROOT / "book" / "variants") / variant
     if profile == "smoke" and references:
         return NOTEBOOKS / "smoke"
     return ROOT / "book" / profile
@@ -56,12 +56,12 @@ def notebook_data_dir(data_dir: str = "", page_dir: Path | None = None) -> str:
 
 
 def manifest(profile: str, dataset: str, data_dir: str = "", page_dir: Path | None = None,
-             models=None, seeds=None):
+             models=None, seeds=None, runs_root: Path | None = None):
     spec = importlib.util.spec_from_file_location("hbn_manifest", NOTEBOOKS / "manifest.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     page_dir = page_dir or output_dir(profile)
-    out_dir = os.path.relpath(ROOT / "runs", page_dir)  # papermill runs in the page folder
+    out_dir = os.path.relpath(runs_root or ROOT / "runs", page_dir)  # papermill runs in the page folder
     return mod.entries(profile, dataset, out_dir, notebook_data_dir(data_dir, page_dir),
                        models=models, seeds=seeds)
 
@@ -318,7 +318,7 @@ def write_toc(profile: str, pages: list[Path], path: Path | None = None) -> Path
 
 def build(profile: str = "quick", dataset: str | None = None, force: bool = False,
           data_dir: str = "", skip_build: bool = False, sets: dict | None = None,
-          references: bool = False, retrain: bool = False) -> int:
+          references: bool = False, retrain: bool = False, runs_root: str = "") -> int:
     t0 = time.time()
     sets = dict(sets or {})
     variant = variant_name(profile, sets)
@@ -328,7 +328,8 @@ def build(profile: str = "quick", dataset: str | None = None, force: bool = Fals
     name = resolve_dataset(dataset or ("synthetic" if profile == "smoke" else "cifar100"),
                            check_dir, fallback=dataset is None)
     out = output_dir(profile, variant, references)
-    items = manifest(profile, name, data_dir, out, sets.pop("models", None), sets.pop("seeds", None))
+    items = manifest(profile, name, data_dir, out, sets.pop("models", None), sets.pop("seeds", None),
+                     Path(runs_root).resolve() if runs_root else None)
     items = route_overrides(items, sets)
     print(f"book: profile {profile}, dataset {name}"
           + (f", variant {variant} ({sets}) -> {out.relative_to(ROOT)}" if variant else ""))

@@ -136,7 +136,7 @@ def cmd_book(args) -> int:
         sets[name.strip()] = _yaml_value(text)
     return build(profile=args.profile, dataset=args.dataset, force=args.force,
                  data_dir=args.data_dir, skip_build=args.no_build, sets=sets,
-                 references=args.update_references, retrain=args.retrain)
+                 references=args.update_references, retrain=args.retrain, runs_root=args.out_dir)
 
 
 def _yaml_value(text: str):
@@ -211,6 +211,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--retrain", action="store_true", help="retrain every run from scratch (the "
                    "old run folders are kept as <run>.previous until replaced) and re-execute all")
     p.add_argument("--no-build", action="store_true", help="execute notebooks only")
+    p.add_argument("--out-dir", default="", help="where run folders live (default: runs/)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter (repeatable; YAML values, e.g. lr=1e-3, "
                         "seeds=[1,2], decision_batch=64): the run goes into a variant folder")

@@ -1,0 +1,107 @@
+"""The README's "Re-run with your own parameters" examples, on the smoke profile: each writes
+only into its own place, and nothing the repository commits changes."""
+import json
+import subprocess
+import sys
+
+import papermill as pm
+import pytest
+
+from hbn import book, runs
+from hbn.config import make_config, variant_name
+from hbn.train import train_or_reuse
+
+MODELS = ["alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn"]
+
+
+def _committed_state() -> str:
+    """`git status` of what the repository tracks (empty when nothing committed changed)."""
+    out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=book.ROOT,
+                         capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 else "no git"
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory, synthetic):
+    root = tmp_path_factory.mktemp("runs")
+    for model, seed in [(m, 0) for m in MODELS] + [("gran-hbn", 1), ("gran-hbn", 2)]:
+        train_or_reuse(make_config("smoke", model=model, dataset="synthetic", seed=seed,
+                                   out_dir=str(root)), synthetic, log=lambda *_: None)
+    return root
+
+
+def _page(src, tmp_path, runs_root, **params):
+    out = tmp_path / f"out-{src}"
+    pm.execute_notebook(str(book.NOTEBOOKS / src), str(out), cwd=str(tmp_path), kernel_name="python3",
+                        progress_bar=False, parameters=dict(dataset="synthetic", profile="smoke",
+                                                            out_dir=str(runs_root), **params))
+    return json.loads(out.read_text())
+
+
+def _text(nb) -> str:
+    return "\n".join("".join(o.get("text", "")) + json.dumps(o.get("data", {}))
+                     for c in nb["cells"] for o in c.get("outputs", []))
+
+
+def test_example_1_tau_sweep_at_decision_batch_64_on_a_finer_grid(smoke_runs, tmp_path):
+    before = _committed_state()
+    nb = _page("tau_sweep.ipynb", tmp_path, smoke_runs, decision_batch=64, tau_grid="0:1:0.01",
+               seeds=[0, 1])
+    text = _text(nb)
+    assert "batch 64" in text and "100 values" in text  # the grid 0, 0.01, ..., 0.99
+    assert (tmp_path / "figures" / "fig3-tau-sweep.png").exists()  # beside the page, not the runs
+    assert _committed_state() == before
+
+
+def test_example_2_a_variant_run_lands_next_to_the_profile_run(smoke_runs, tmp_path):
+    from hbn.cli import main
+    before = _committed_state()
+    canonical = runs.run_dir(make_config("smoke", model="gran-hbn", dataset="synthetic",
+                                         out_dir=str(smoke_runs)))
+    stamp = (canonical / "records.csv.gz").read_bytes()
+    assert main(["train", "--model", "gran-hbn", "--profile", "smoke", "--dataset", "synthetic",
+                 "--fine-weight", "3.0", "--epochs", "2", "--out-dir", str(smoke_runs),
+                 "--no-progress"]) == 0
+    cfg = make_config("smoke", model="gran-hbn", dataset="synthetic", fine_weight=3.0, epochs=2,
+                      out_dir=str(smoke_runs))
+    variant = runs.run_dir(cfg)
+    assert variant.parent.name == f"smoke-{variant_name(cfg)}" and variant != canonical
+    assert json.loads((variant / "config.json").read_text())["fine_weight"] == 3.0
+    assert (canonical / "records.csv.gz").read_bytes() == stamp
+    assert _committed_state() == before
+
+
+def test_example_3_a_variant_book_with_another_learning_rate(tmp_path, monkeypatch):
+    monkeypatch.setenv("HBN_VARIANTS", str(tmp_path / "variants"))
+    before = _committed_state()
+    rc = book.build("smoke", "synthetic", sets={"lr": 2e-3, "epochs": 2, "models": ["alexnet", "gran-hbn"],
+                                                "seeds": [0]},
+                    skip_build=True, runs_root=str(tmp_path / "runs"))
+    assert rc == 0
+    [pages] = list((tmp_path / "variants").iterdir())
+    assert pages.name == book.variant_name("smoke", {"lr": 2e-3, "epochs": 2,
+                                                     "models": ["alexnet", "gran-hbn"], "seeds": [0]})
+    trained = sorted(p.parent.name for p in (tmp_path / "runs" / "synthetic").glob("*/*/config.json"))
+    assert trained and all(name.startswith("smoke-") for name in trained)  # variant run folders
+    assert (pages / "index.ipynb").exists() and (pages / "03-tau-sweep.ipynb").exists()
+    stored = json.loads((pages / "03-tau-sweep.ipynb").read_text())["metadata"]["hbn"]["params"]
+    assert stored["overrides"] == {"lr": 2e-3, "epochs": 2}
+    assert _committed_state() == before
+
+
+def test_example_4_an_analysis_page_on_some_seeds_only(smoke_runs, tmp_path):
+    before = _committed_state()
+    nb = _page("beyond.ipynb", tmp_path, smoke_runs, seeds=[1, 2], latency_repeats=3)
+    assert "seeds [1, 2]" in _text(nb) or "1, 2" in _text(nb)
+    assert _committed_state() == before
+
+
+def test_an_unknown_parameter_stops_a_page_run_by_papermill(smoke_runs, tmp_path):
+    with pytest.raises(pm.PapermillExecutionError, match="decision_bach"):
+        _page("tau_sweep.ipynb", tmp_path, smoke_runs, decision_bach=64)
+
+
+def test_an_unknown_parameter_stops_the_runner_before_any_work(tmp_path, capsys):
+    from hbn.cli import main
+    assert main(["book", "--profile", "smoke", "--set", "decision_bach=64"]) == 2
+    assert "unknown parameter(s) decision_bach" in capsys.readouterr().err
