@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Names IPython puts in a kernel's namespace before any cell runs.
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 # What decides a page's results: a change here, uncommitted, makes the executing tree "dirty".
-CODE_PATHS = ("hbn", ":(glob)notebooks/*.ipynb", "notebooks/manifest.py", "scripts", "pyproject.toml")
+from .runs import CODE_PATHS  # noqa: E402  (what counts as code for the dirty-tree warning)
 
 
 def _is_data(value) -> bool:

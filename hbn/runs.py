@@ -55,13 +55,18 @@ def train_command(cfg: RunConfig, folder: Path | None = None, resume: bool = Tru
                      *flags] + (["--resume"] if resume else []))
 
 
+# What counts as code for "+dirty": results, executed pages and figures are outputs.
+CODE_PATHS = ("hbn", ":(glob)notebooks/*.ipynb", "notebooks/manifest.py", "scripts", "pyproject.toml")
+
+
 def git_revision() -> str:
+    """'<short revision>[+dirty]', dirty when code (`CODE_PATHS`) has uncommitted changes."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, cwd=Path(__file__).parent, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, cwd=Path(__file__).parent,
-                               timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                *CODE_PATHS], capture_output=True, text=True,
+                               cwd=Path(__file__).parent.parent, timeout=10).stdout.strip()
         return (out.stdout.strip() or "unknown") + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
