@@ -15,6 +15,14 @@ EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2], "paper": [1, 2
 TARGETS = {"synthetic": [0.9, 0.95, 0.98], "fashion-mnist": [0.8, 0.85, 0.9, 0.93],
            "cifar100": [0.5, 0.55, 0.6, 0.65]}
 OPERATING = dict(confidence=0.95, flops_budgets=[0.3, 0.5, 0.7])
+# The runs whose validation curves chose a profile's schedule (Gran-HBN seed 0 each; overrides
+# of the profile), read by the schedule page.
+SCHEDULES = {"standard": dict(
+    schedules={"cosine, 12 epochs (standard)": {},
+               "cosine, 20 epochs": {"epochs": 20},
+               "paper: constant Adam 1.5e-4": {"schedule": "constant", "lr": 1.5e-4,
+                                               "warmup_epochs": 0}},
+    candidates=["cosine, 12 epochs (standard)", "cosine, 20 epochs"], tolerance=0.005)}
 
 
 # The book's parts in reading order: (caption, executed page names; a trailing "*" matches a
@@ -25,7 +33,7 @@ PARTS = [
     ("Findings", ["findings"]),
     ("The paper's results", ["03-tau-sweep", "04-comparison", "05-entropy"]),
     ("Beyond the paper", ["06-beyond-the-paper", "07-operating-point"]),
-    ("Methods", ["methods"]),
+    ("Methods", ["methods", "schedule"]),
     ("Appendix", ["02-evaluate", "01-train-*", "docs/design", "docs/references"]),
 ]
 
@@ -51,6 +59,8 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
          dict(analysis, targets=TARGETS.get(dataset, [0.8, 0.9, 0.95]), **OPERATING)),
         ("methods.ipynb", "methods.ipynb", analysis),
         ("findings.ipynb", "findings.ipynb", analysis),
-        ("overview.ipynb", "index.ipynb", analysis),  # the book's first page, written last
     ]
+    if profile in SCHEDULES:  # how the profile's schedule was chosen, from its validation curves
+        out.append(("schedule.ipynb", "schedule.ipynb", dict(analysis, **SCHEDULES[profile])))
+    out.append(("overview.ipynb", "index.ipynb", analysis))  # the book's first page, written last
     return out

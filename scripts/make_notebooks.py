@@ -973,4 +973,56 @@ assert summary.auc.between(0, 1).all()
 print("selectors:", sorted(curves[gran_seeds[0]].selector.unique()), "| oracle bounds Gran-HBN's selectors:", True)'''),
 ])
 
+# --- methods: how the standard profile's schedule was chosen (issue 8) ---------------------------
+
+write("schedule.ipynb", [
+    ("md", "# Choosing the `standard` schedule, on validation data\n\n"
+           "The paper trains with Adam at a constant learning rate of 1.5e-4 for 120 epochs "
+           "{cite:p}`sanati_granular`: about 3 hours per model on the 2-core CPU this study was "
+           "built on. The `standard` profile keeps the paper's data, batch size, loss, loss "
+           "weights and weight decay, and departs from it in one place: the schedule, Adam with "
+           "a linear warm-up to a higher peak learning rate and cosine decay to zero. Its length "
+           "is the fewest epochs whose final **validation** fine accuracy at every exit is within "
+           "a tolerance of a longer schedule's. The test set plays no part in the choice. The "
+           "paper's optimiser, on the same data, is drawn beside it."),
+    ("params", params_source(BASE + [
+        ("schedules", "{}", "label: RunConfig overrides of one Gran-HBN run each"),
+        ("candidates", "[]", "labels of the schedules that differ only in length"),
+        ("tolerance", "0.005", "validation fine accuracy a shorter schedule may lose, 0.5 points")])),
+    ("show", LOAD),
+    ("code", '''from hbn import convergence as C
+curves = C.curves(out_dir, dataset, profile, schedules)
+glue_figure("fig-schedule", C.plot(curves, f"Validation accuracy per epoch, Gran-HBN seed 0 — {caption}",
+                                   save_to=figures))
+finals = C.finals(curves)
+table(finals, f"Validation accuracy after the last logged epoch of each schedule — {caption}",
+      "tbl-schedule", percent=[c for c in finals.columns if "exit" in c],
+      note="complete: the run reached its planned number of epochs (a constant-lr run may be "
+      "stopped early: its first epochs do not depend on its planned length).")'''),
+    figure("fig-schedule", "Validation accuracy per epoch of Gran-HBN under each schedule: fine "
+           "heads (left), coarse heads (right), one line style per exit. {glue:md}`caption`."),
+    ("hidden", '''choice = C.fewest_epochs(curves, candidates, tolerance)
+worst = {label: max(g.values()) for label, g in choice["gaps"].items()}
+glue("schedule_choice", Markdown(
+    f"The shortest schedule within {100 * tolerance:.1f} points of the longest "
+    f"({choice['longest']}) at every exit is **{choice['chosen']}** ({choice['epochs']} epochs); "
+    "the largest validation fine-accuracy gap to the longest schedule, per candidate: "
+    + "; ".join(f"{label}: {100 * w:+.2f} points" for label, w in worst.items()) + "."))
+paper = [s for s in schedules if schedules[s].get("schedule") == "constant"]
+if paper:
+    p = finals.set_index("schedule").loc[paper[0]]
+    c = finals.set_index("schedule").loc[choice["chosen"]]
+    glue("schedule_paper", Markdown(
+        f"The paper's optimiser ({paper[0]}) reached {100 * p['fine exit 3']:.2f} % fine at exit 3 "
+        f"after {int(p['epochs run'])} epochs, against {100 * c['fine exit 3']:.2f} % for the chosen "
+        f"schedule after {int(c['epochs run'])}."))
+else:
+    glue("schedule_paper", Markdown("The paper's optimiser was not run on these data."))'''),
+    ("md", "## What this shows\n\n{glue:md}`schedule_choice` {glue:md}`schedule_paper`"),
+    ("code", '''# NBVAL_CHECK_OUTPUT
+assert set(candidates) <= set(curves.schedule) and choice["chosen"] in candidates
+print("schedules:", sorted(curves.schedule.unique()), "| chosen:", choice["chosen"])'''),
+])
+
+
 print("notebooks written to", OUT)
