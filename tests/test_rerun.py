@@ -48,7 +48,7 @@ def test_example_1_tau_sweep_at_decision_batch_64_on_a_finer_grid(smoke_runs, tm
     nb = _page("tau_sweep.ipynb", tmp_path, smoke_runs, decision_batch=64, tau_grid="0:1:0.01",
                seeds=[0, 1])
     text = _text(nb)
-    assert "batch 64" in text and "100 values" in text  # the grid 0, 0.01, ..., 0.99
+    assert "batch of 64 images" in text and "0 to 1, 101 values" in text  # the grid 0, 0.01, ..., 1
     assert (tmp_path / "figures" / "fig3-tau-sweep.png").exists()  # beside the page, not the runs
     assert _committed_state() == before
 
@@ -92,7 +92,7 @@ def test_example_3_a_variant_book_with_another_learning_rate(tmp_path, monkeypat
 def test_example_4_an_analysis_page_on_some_seeds_only(smoke_runs, tmp_path):
     before = _committed_state()
     nb = _page("beyond.ipynb", tmp_path, smoke_runs, seeds=[1, 2], latency_repeats=3)
-    assert "seeds [1, 2]" in _text(nb) or "1, 2" in _text(nb)
+    assert '"p_seeds"' in _text(nb) and '"1, 2"' in _text(nb)  # the parameters it ran with
     assert _committed_state() == before
 
 
