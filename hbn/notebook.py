@@ -55,8 +55,12 @@ def check_parameters(globals_dict: dict, declared) -> dict:
 
 
 def parameters_table(params: dict, page: str, defaults: dict | None = None) -> Table:
-    """The page's parameters as a small numbered table (None shown as "profile value")."""
-    shown = {k: ("profile value" if v is None else v) for k, v in params.items()}
+    """The page's parameters as a small numbered table. None reads "the profile's value" for a
+    run setting and "the page's default" for an analysis one (e.g. tau_grid: the paper grid)."""
+    from .config import RunConfig
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    shown = {k: (("the profile's value" if k in fields else "the page's default (see its text)")
+                 if v is None else v) for k, v in params.items()}
     note = ""
     if defaults:
         changed = [k for k in params if k in defaults and params[k] != defaults[k]]

@@ -818,13 +818,18 @@ if ag is not None:
     points = pd.DataFrame([dict(label="AG-HBN, eq. (12) at 0.5", exit=int(ag["exits"][b]),
                                 **{k: v for k, v in A.score(ag, *R.forced(len(half), b, half)).items()
                                    if k in ("accuracy", "specificity")}) for b in branches])
-fig = plots.operating_curves(curves[gran_seeds[0]], points, caption, save_to=figures)'''),
+glue_figure("fig-operating", plots.operating_curves(curves[gran_seeds[0]], points, caption, save_to=figures))'''),
+    figure("fig-operating", "Test accuracy against specificity δ per branch for each granularity "
+           "selector, Gran-HBN's first seed, decided per image; AG-HBN's swept semantic exit on its "
+           "own network, with its eq. (12) point. {glue:md}`caption`."),
     ("code", '''summary = pd.concat({s: S.curve_summary(c) for s, c in curves.items()}, names=["seed"]).reset_index(0)
 first = summary[summary.seed == gran_seeds[0]]
-display(Markdown(f"**Area under the accuracy–specificity curve (δ from 0 to 1) and specificity kept at "
-                 f"all-coarse accuracy − 0.5 pt, per branch — Gran-HBN seed {gran_seeds[0]} (AG-HBN: its own "
-                 f"network), test set, per image — {caption}.**"))
-first.pivot(index="selector", columns="exit", values=["auc", "specificity_kept"]).round(4)'''),
+wide = first.pivot(index="selector", columns="exit", values=["auc", "specificity_kept"])
+wide.columns = [f"{'AUC' if m == 'auc' else 'δ kept'}, branch {e}" for m, e in wide.columns]
+table(wide.reset_index(), f"Area under the accuracy–specificity curve (δ from 0 to 1, accuracy as a "
+      f"fraction) and specificity δ kept at all-coarse accuracy − 0.5 pt, per branch — Gran-HBN seed "
+      f"{gran_seeds[0]} (AG-HBN: its own network), test set, per image — {caption}", "tbl-op-auc",
+      decimals=4, note="—: the selector does not apply at that branch.")'''),
     ("code", '''paired = summary.pivot_table(index=["seed", "exit"], columns="selector", values=["auc", "specificity_kept"])
 gain = None
 if "learned (ours)" in set(summary.selector):
@@ -836,8 +841,9 @@ if "learned (ours)" in set(summary.selector):
             mean, lo, hi = interval(g[m])
             rows.append({"branch": e, "metric": f"{m}: learned − τ", "seeds": len(g), "mean": mean,
                          "95% low": lo, "95% high": hi, "seeds where learned > τ": int((g[m] > 0).sum())})
-    display(Markdown(f"**Learned selector minus the paper's τ rule, Gran-HBN seeds {sorted(val)} — {caption}.**"))
-    display(pd.DataFrame(rows).round(4))
+    display(table(pd.DataFrame(rows), f"Learned selector minus the paper's τ rule, Gran-HBN seeds "
+                  f"{sorted(val)} — {caption}", "tbl-op-learned", decimals=4,
+                  note="—: one seed gives no interval."))
 else:
     display(Markdown("**Learned selector: not fitted — no seed has validation records.**"))'''),
     ("md", """## Accuracy targets chosen on validation, checked on test
@@ -847,21 +853,17 @@ guarantee allows, and dynamic early exits (Algorithm 1, per image) with the fewe
 `certified`: some point's lower bound reached the target (otherwise the target is out of reach
 at this confidence with this many validation images). `held`: the test accuracy reached the
 target."""),
-    ("code", '''from hbn.config import make_config
-from hbn.cost import exit_flops
-from hbn.data import load_dataset
-from hbn.train import build_model
-ds = load_dataset(dataset, data_dir or None)
-net = build_model(make_config(profile, model="gran-hbn", dataset=dataset), ds)
-flops = np.asarray(exit_flops(net, (1, ds.in_channels, 32, 32)), float)
+    ("code", '''from hbn.notebook import model_flops  # counted on an untrained copy: no weights, no data
+width = study.run("gran-hbn", gran_seeds[0]).config.width
+flops = np.asarray(model_flops(dataset, ["gran-hbn"], width)["gran-hbn"], float)
 rows = []
 for s, v in val.items():
     test = study.run("gran-hbn", s).arrays
-    tables = {f"branch {b + 1} forced, most fine": (b, S.tau_table(v, branch=b, flops=flops)) for b in branches}
-    tables["dynamic, fewest FLOPs"] = (None, S.tau_table(v, flops=flops))
+    grids = {f"branch {b + 1} forced, most fine": (b, S.tau_table(v, branch=b, flops=flops)) for b in branches}
+    grids["dynamic, fewest FLOPs"] = (None, S.tau_table(v, flops=flops))
     for target in targets:
-        for name, (b, table) in tables.items():
-            c = S.choose_for_target(table, target, confidence, "flops" if b is None else "specificity")
+        for name, (b, grid_table) in grids.items():
+            c = S.choose_for_target(grid_table, target, confidence, "flops" if b is None else "specificity")
             t = S.on_records(test, c, branch=b, flops=flops)
             rows.append({"seed": s, "target": target, "routing": name, "certified": c["certified"],
                          "Th": c["Th"], "τ": c["tau"], "val lower bound": c["lower_bound"],
@@ -870,14 +872,15 @@ for s, v in val.items():
                          "held": bool(t["accuracy"] >= target) if c["certified"] else None})
 chosen = pd.DataFrame(rows)
 if len(chosen):
-    display(Markdown(f"**Targets at confidence {confidence:.0%}, chosen on validation, reported on test — {caption}.**"))
-    display(chosen.round(4))
+    display(table(chosen, f"Targets at confidence {confidence:.0%}, chosen on validation, reported on "
+                  f"test — {caption}", "tbl-op-targets", percent=["target", "val lower bound",
+                  "test accuracy"], decimals=4, note="—: no point certified (target out of reach)."))
     cert = chosen[chosen.certified]
     held = pd.DataFrame({"choices": chosen.groupby("target").size(),
                          "certified": chosen.groupby("target").certified.sum(),
                          "held on test": cert.groupby("target").held.sum()}).fillna(0).astype(int)
-    display(Markdown("**How often the target held on test, among certified choices (all seeds and routings).**"))
-    display(held)'''),
+    display(table(held.reset_index(), "How often the target held on test, among certified choices "
+                  "(all seeds and routings)", "tbl-op-held", percent=["target"]))'''),
     ("md", """## FLOPs budgets
 
 Dynamic early exits, per image: the most accurate (Th, τ) on validation whose mean FLOPs fit the
@@ -885,9 +888,9 @@ budget (a share of the deepest exit's FLOPs), reported on test. No guarantee her
 met on validation, and the last column says whether it was met on test too."""),
     ("code", '''rows = []
 for s, v in val.items():
-    test, table = study.run("gran-hbn", s).arrays, S.tau_table(v, flops=flops)
+    test, grid_table = study.run("gran-hbn", s).arrays, S.tau_table(v, flops=flops)
     for share in flops_budgets:
-        c = S.choose_for_budget(table, share * flops[-1])
+        c = S.choose_for_budget(grid_table, share * flops[-1])
         t = S.on_records(test, c, flops=flops)
         rows.append({"seed": s, "budget (share of exit 3)": share, "budget MFLOPs": share * flops[-1] / 1e6,
                      "feasible": c["feasible"], "Th": c["Th"], "τ": c["tau"], "val accuracy": c["val_accuracy"],
@@ -895,8 +898,9 @@ for s, v in val.items():
                      "within budget on test": bool(t["mean_flops"] <= share * flops[-1]) if c["feasible"] else None})
 budgets = pd.DataFrame(rows)
 if len(budgets):
-    display(Markdown(f"**FLOPs budgets, chosen on validation, reported on test — {caption}.**"))
-    display(budgets.round(4))'''),
+    display(table(budgets, f"FLOPs budgets, chosen on validation, reported on test — {caption}",
+                  "tbl-op-budgets", percent=["val accuracy", "test accuracy"], decimals=4,
+                  note="—: no (Th, τ) fits the budget on validation."))'''),
     ("code", '''# The numbers the findings quote, glued (never typed).
 def md(key, text):
     glue(key, Markdown(text), display=False)
