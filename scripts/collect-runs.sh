@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Copy finished runs trained outside the work tree (e.g. `--out-dir /work/hbn-runs`, so that a
+# later session can resume them) into runs/, without weights, checkpoints or locks: config,
+# meta, metrics, exit records (test + validation), records.json and the training figure. An
+# unfinished run brings its log so far (its page says it is unfinished; resume it where it lives).
+#   scripts/collect-runs.sh /work/hbn-runs [dataset/profile-folder ...]
+set -euo pipefail
+src=${1:?usage: scripts/collect-runs.sh RUNS_ROOT [DATASET/PROFILE ...]}; shift
+cd "$(dirname "$0")/.."
+folders=("$@")
+[ ${#folders[@]} -gt 0 ] || folders=($(cd "$src" && ls -d */*/))
+for f in "${folders[@]}"; do
+  for run in "$src/$f"/*/; do
+    dest="runs/$f/$(basename "$run")"
+    mkdir -p "$dest"
+    rsync -a --exclude '*.pt' --exclude '.lock' --exclude '.records.tmp' "$run" "$dest/"
+    [ -f "$run/records.csv.gz" ] && echo "collected $dest" || echo "collected $dest (unfinished: log only)"
+  done
+done
