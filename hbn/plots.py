@@ -157,7 +157,9 @@ def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", batch_si
     """
     from .analysis import entropy_units, statistic_label
     colours = {"fine": "C0", "coarse": "C1"}
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), sharey=True, layout="constrained")
+    # Stacked, not side by side: the book's text column is ~780 px wide, and two panels in a row
+    # would shrink the labels below the body text's small print.
+    fig, axes = plt.subplots(2, 1, figsize=(8.5, 9.5), sharey=True, layout="constrained")
     rng = np.random.default_rng(seed)
     exits = [int(e) for e in a["exits"]]
     hi = 0.0
@@ -181,16 +183,16 @@ def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", batch_si
                                medianprops=dict(color="k"))
         what = ("dots: one batch; ◆: their mean; bar: min–max" if per == "batch"
                 else "box: quartiles and median; whiskers: min–max")
-        ax.set_title(f"{statistic_label(per, batch_size)}\n{what}", fontsize=12)
-        ax.set_xticks(exits, [f"branch {e}" for e in exits], fontsize=11)
+        ax.set_title(f"{statistic_label(per, batch_size)}\n{what}", fontsize=14)
+        ax.set_xticks(exits, [f"branch {e}" for e in exits], fontsize=13)
         ax.set_xlim(min(exits) - 0.6, max(exits) + 0.6)
-        ax.tick_params(axis="y", labelsize=11)
-    axes[0].set_ylabel("classification entropy (nats)", fontsize=12)
+        ax.tick_params(axis="y", labelsize=13)
+        ax.set_ylabel("entropy (nats)", fontsize=13)
     hi = hi if hi > 0 else 1.0
     axes[0].set_ylim(-0.03 * hi, 1.06 * hi)  # entropies lie in [0, ln C]: nothing on an edge
     handles = [plt.Line2D([], [], marker="s", ls="", ms=10, color=colours[g], label=f"{g} head")
                for g in colours]
-    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=11)
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=13)
     fig.suptitle(f"Fig. 5 — fine and coarse classification entropies per branch\n{caption}",
                  fontsize=13)
     if save_to is not None:

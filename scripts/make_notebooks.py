@@ -397,8 +397,9 @@ table(paper_stat.drop(columns="branch"), f"{A.statistic_label('batch', fig5_batc
       f"per branch and head, mean, min and max over {paper_stat.n_batches.iloc[0]} consecutive "
       f"test batches (the last may be shorter) — {caption}", "tbl-entropy-paper")'''),
     ("code", '''per_image = A.entropy_summary(a, per="image")
-table(per_image.drop(columns=["branch", "statistic"]), f"{A.statistic_label('image')}: entropy "
-      f"(nats) per branch — {caption}", "tbl-entropy-image",
+cols = ["exit"] + [f"{g}_{q}" for q in ("q25", "median", "q75") for g in ("fine", "coarse")]
+table(per_image[cols + ["overlap", "ranges_overlap"]], f"{A.statistic_label('image')}: entropy "
+      f"(nats) per branch, quartiles — {caption}", "tbl-entropy-image",
       note="overlap: share of images whose fine entropy is below the branch's median coarse "
       "entropy; ranges_overlap: the fine and coarse min–max ranges intersect.")'''),
     ("code", '''verdicts = A.entropy_verdicts(a, batch_size=fig5_batch)
