@@ -78,6 +78,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=2, help="interleaved repeats of (b) and (c)")
     args = ap.parse_args()
     device = resolve_device(args.device)
+    # Other work on the machine lowers every number alike; the ratios, measured in one run, hold.
+    load_at_start = round(os.getloadavg()[0], 2)
     cfg = make_config("paper", model=args.model, dataset=args.dataset, batch_size=args.batch_size)
     ds = load_dataset(args.dataset)
     need = (args.steps + args.warmup + 2) * args.batch_size
@@ -139,7 +141,8 @@ def main():
               "batch_size": args.batch_size, "model": args.model,
               "dataset": ds.title, "steps": args.steps, "warmup": args.warmup,
               "repeats": args.repeats, "baseline_workers": args.workers,
-              "threads": torch.get_num_threads(), "torch": env["torch"],
+              "threads": torch.get_num_threads(), "load_average_1min_at_start": load_at_start,
+              "torch": env["torch"],
               "torchvision": env["torchvision"], "numpy": np.__version__, "git": env["git"],
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     print(f"baseline (authors' pipeline, fp32): {base:9.1f} img/s\n"
