@@ -330,8 +330,11 @@ def train_or_reuse(cfg: RunConfig, ds: Dataset | None = None, progress: bool = F
         stored = runs.load_config(out)
         if not same_experiment(stored, cfg):
             raise FileExistsError(f"{out} holds a run with a different configuration "
-                                  f"({'; '.join(differing_fields(stored, cfg))}: stored vs asked); "
-                                  f"move it away or choose another out_dir (nothing was overwritten)")
+                                  f"({'; '.join(differing_fields(stored, cfg))}: stored vs asked), "
+                                  f"e.g. because the profile was edited; nothing was overwritten. "
+                                  f"Retrain explicitly (`python -m hbn book --profile {cfg.profile} "
+                                  f"--retrain`, which keeps the old folder as <run>.previous), or "
+                                  f"move the folder away, or choose another out_dir")
     train(cfg, ds, resume=True, progress=progress, log=log)
     if not (out / "records.csv.gz").exists():
         evaluate(out, ds, device=cfg.device)
