@@ -74,10 +74,11 @@ class Study:
         return DATASET_TITLES.get(self.dataset, self.dataset)
 
     def caption(self) -> str:
-        """'<dataset> · <profile> profile[, shortened: ...]' for every figure and table."""
+        """'<dataset> · <profile> profile[, NOT THE PAPER'S PROTOCOL: <departures>]' for every
+        figure and table (`RunConfig.departures`: fewer epochs, a subset, another schedule...)."""
         cfg = self._first().config
-        short = (f", SHORTENED: {cfg.epochs} epochs, "
-                 f"{cfg.train_subset or 'all'} training images, width {cfg.width}") if cfg.shortened else ""
+        departs = cfg.departures() if cfg.shortened else []
+        short = f", NOT THE PAPER'S PROTOCOL: {'; '.join(departs)}" if departs else ""
         return f"{self.title} · {self.profile} profile{short}"
 
     def _first(self) -> Run:
