@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from . import runs
-from .config import LOCATION_FIELDS, RunConfig
+from .config import LOCATION_FIELDS, RunConfig, inert_fields
 
 
 class IdentityError(ValueError):
@@ -27,10 +27,12 @@ def config_digest(cfg) -> str:
 
 
 def config_differences(a: RunConfig, b: RunConfig) -> dict[str, tuple]:
-    """{field: (a's value, b's value)} for the fields (location aside) where `a` and `b` differ."""
+    """{field: (a's value, b's value)} for the fields where `a` and `b` differ, those that do not
+    change what the run computes aside (`config.inert_fields`: location, and post-training
+    settings for models other than AG-HBN)."""
     da, db = a.to_dict(), b.to_dict()
-    return {k: (da[k], db[k]) for k in da
-            if k not in LOCATION_FIELDS and _plain(da[k]) != _plain(db[k])}
+    inert = inert_fields(a.model) if a.model == b.model else LOCATION_FIELDS
+    return {k: (da[k], db[k]) for k in da if k not in inert and _plain(da[k]) != _plain(db[k])}
 
 
 def _plain(v):

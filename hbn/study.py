@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from . import runs
-from .config import MODELS, RunConfig, make_config
+from .config import AG_ONLY_FIELDS, MODELS, RunConfig, make_config
 from .data import TITLES as DATASET_TITLES
 from .models import MODEL_TITLES
 from .records import as_arrays, check_identity, load_records
@@ -116,8 +116,9 @@ def load_study(out_dir: str, dataset: str, profile: str, models, seeds=(0,),
     return Study(dataset, profile, found)
 
 
-# Fields allowed to differ between the runs of one study (besides the model's own loss weights).
-_PER_RUN_FIELDS = {"model", "seed", "out_dir", "data_dir", "device"}
+# Fields allowed to differ between the runs of one study (AG-HBN's post-training settings
+# concern one model only and change nothing in the others).
+_PER_RUN_FIELDS = {"model", "seed", "out_dir", "data_dir", "device", *AG_ONLY_FIELDS}
 
 
 def check_one_protocol(found: dict) -> None:

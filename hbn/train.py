@@ -289,14 +289,13 @@ def _format_row(row: dict) -> str:
             f"({row['img_per_s']:.0f} img/s) | {vals}")
 
 
-# Fields that say where or on what a run happened, not what it computed.
-_LOCATION_FIELDS = ("out_dir", "data_dir", "device")
 
 
 def differing_fields(a: RunConfig, b: RunConfig) -> list[str]:
-    """'name: a vs b' for each field (location aside) where two configurations differ."""
-    da, db = a.to_dict(), b.to_dict()
-    return [f"{k}: {da[k]!r} vs {db[k]!r}" for k in da if k not in _LOCATION_FIELDS and da[k] != db[k]]
+    """'name: a vs b' for each field where two configurations differ, fields that do not change
+    what the run computes aside (`config.inert_fields`)."""
+    from .identity import config_differences
+    return [f"{k}: {va!r} vs {vb!r}" for k, (va, vb) in config_differences(a, b).items()]
 
 
 def same_experiment(a: RunConfig, b: RunConfig) -> bool:

@@ -178,3 +178,13 @@ def test_post_mode_changes_what_post_training_learns(tmp_path, synthetic):
         run = train(_cfg(tmp_path / mode, model="ag-hbn", epochs=3, post_mode=mode), synthetic, **quiet)
         w[mode] = torch.load(run / "model.pt")["model"]["exits.0.classifiers.semantic.weight"]
     assert not torch.equal(w["train"], w["eval"])
+
+
+def test_post_training_settings_are_inert_for_models_without_a_semantic_exit():
+    from hbn.runs import run_dir
+    from hbn.train import same_experiment
+    base = make_config("smoke", model="gran-hbn")
+    other = make_config("smoke", model="gran-hbn", post_epochs=3, post_mode="eval")
+    assert same_experiment(base, other) and run_dir(base) == run_dir(other)
+    ag, ag_eval = make_config("smoke", model="ag-hbn"), make_config("smoke", model="ag-hbn", post_mode="eval")
+    assert not same_experiment(ag, ag_eval) and run_dir(ag) != run_dir(ag_eval)
