@@ -221,6 +221,14 @@ def set_aside(cfg: RunConfig, log=print) -> None:
         log(f"retrain: {run} set aside as {old.name}")
 
 
+def _shown(path: Path) -> str:
+    """A path as printed: relative to the repository when inside it."""
+    try:
+        return str(Path(path).relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def execute(items, out: Path, force: bool = False, retrain: bool = False, log=print) -> list[Path]:
     import nbformat
     import papermill as pm
@@ -247,7 +255,7 @@ def execute(items, out: Path, force: bool = False, retrain: bool = False, log=pr
             log(f"[{i}/{len(items)}] {name}: up to date, reused (use --force to re-execute)")
             done.append(target)
             continue
-        log(f"[{i}/{len(items)}] executing {src} -> {target.relative_to(ROOT)} {params}")
+        log(f"[{i}/{len(items)}] executing {src} -> {_shown(target)} {params}")
         t0 = time.time()
         tmp = target.with_suffix(".running.ipynb")
         try:  # executes into a temporary file: a failure never destroys the last good copy
@@ -332,7 +340,7 @@ def build(profile: str = "quick", dataset: str | None = None, force: bool = Fals
                      Path(runs_root).resolve() if runs_root else None)
     items = route_overrides(items, sets)
     print(f"book: profile {profile}, dataset {name}"
-          + (f", variant {variant} ({sets}) -> {out.relative_to(ROOT)}" if variant else ""))
+          + (f", variant {variant} ({sets}) -> {_shown(out)}" if variant else ""))
     pages = execute(items, out, force=force or retrain, retrain=retrain)
     if references or skip_build:
         print(f"notebooks executed in {time.time() - t0:.0f} s (no book build)")

@@ -39,8 +39,7 @@ def _page(src, tmp_path, runs_root, **params):
 
 
 def _text(nb) -> str:
-    return "\n".join("".join(o.get("text", "")) + json.dumps(o.get("data", {}))
-                     for c in nb["cells"] for o in c.get("outputs", []))
+    return "\n".join(json.dumps(o) for c in nb["cells"] for o in c.get("outputs", []))
 
 
 def test_example_1_tau_sweep_at_decision_batch_64_on_a_finer_grid(smoke_runs, tmp_path):
@@ -74,14 +73,12 @@ def test_example_2_a_variant_run_lands_next_to_the_profile_run(smoke_runs, tmp_p
 def test_example_3_a_variant_book_with_another_learning_rate(tmp_path, monkeypatch):
     monkeypatch.setenv("HBN_VARIANTS", str(tmp_path / "variants"))
     before = _committed_state()
-    rc = book.build("smoke", "synthetic", sets={"lr": 2e-3, "epochs": 2, "models": ["alexnet", "gran-hbn"],
-                                                "seeds": [0]},
-                    skip_build=True, runs_root=str(tmp_path / "runs"))
+    sets = {"lr": 2e-3, "epochs": 2, "seeds": [0]}
+    rc = book.build("smoke", "synthetic", sets=dict(sets), skip_build=True, runs_root=str(tmp_path / "runs"))
     assert rc == 0
     [pages] = list((tmp_path / "variants").iterdir())
-    assert pages.name == book.variant_name("smoke", {"lr": 2e-3, "epochs": 2,
-                                                     "models": ["alexnet", "gran-hbn"], "seeds": [0]})
-    trained = sorted(p.parent.name for p in (tmp_path / "runs" / "synthetic").glob("*/*/config.json"))
+    assert pages.name == book.variant_name("smoke", sets)
+    trained = sorted(p.parent.parent.name for p in (tmp_path / "runs" / "synthetic").glob("*/*/config.json"))
     assert trained and all(name.startswith("smoke-") for name in trained)  # variant run folders
     assert (pages / "index.ipynb").exists() and (pages / "03-tau-sweep.ipynb").exists()
     stored = json.loads((pages / "03-tau-sweep.ipynb").read_text())["metadata"]["hbn"]["params"]
