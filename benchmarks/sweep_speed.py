@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from hbn import analysis as A, routing as R
-from hbn.runs import environment, write_json
+from hbn.runs import cpu_model, environment, write_json
 
 OUT = Path(__file__).parent / "results" / "sweep_speed.json"
 
@@ -38,14 +38,6 @@ def fake_records(n: int, n_exits: int = 3, seed: int = 0) -> dict:
                 sem_prob_fine=np.full(n, np.nan))
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def best_of(fn, repeats: int) -> dict:
@@ -97,7 +89,7 @@ def main():
     print(f"3 forced branches, sample mode, {args.taus} τ x {args.images} images: {total:.3f} s")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     write_json(OUT, dict(images=args.images, exits=3, taus=args.taus, batch_size=512,
-                         machine=platform.platform(), cpu=cpu_name(),
+                         machine=platform.platform(), cpu=cpu_model(),
                          cpu_count=os.cpu_count(), load_average=os.getloadavg(),
                          environment=environment(), numpy=np.__version__, results=results,
                          forced_3_branches_sample_s=total))

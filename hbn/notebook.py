@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Names IPython puts in a kernel's namespace before any cell runs.
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 # What decides a page's results: a change here, uncommitted, makes the executing tree "dirty".
-from .runs import CODE_PATHS  # noqa: E402  (what counts as code for the dirty-tree warning)
+from .runs import CODE_PATHS, cpu_model  # noqa: E402,F401  (code for the dirty-tree warning; the CPU's name)
 
 
 def _is_data(value) -> bool:
@@ -148,16 +148,6 @@ def git_state() -> tuple[str, list[str]]:
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)", []
     return rev, [line[3:] for line in status.splitlines() if line.strip()]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def machine() -> dict:

@@ -72,11 +72,22 @@ def git_revision() -> str:
         return "unknown"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict:
     import numpy
     import torchvision
     device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
-              else f"cpu ({platform.processor() or platform.machine()})")
+              else f"cpu ({cpu_model()})")
     return {"git": git_revision(), "python": platform.python_version(), "torch": torch.__version__,
             "torchvision": torchvision.__version__, "numpy": numpy.__version__,
             "device": device, "threads": torch.get_num_threads(), "host": platform.node()}
