@@ -407,8 +407,8 @@ table(verdicts, "The paper's two readings of Fig. 5, under each statistic (falls
       "median over units, batches or images, strictly decreases from branch to branch)",
       "tbl-entropy-verdicts")
 glue_figure("fig-entropy", plots.entropies(a, caption, save_to=figures, batch_size=fig5_batch))'''),
-    figure("fig-entropy", "The paper's Fig. 5 under both statistics: left, the paper's (mean "
-           "entropy of each batch of test images, with min–max ranges); right, ours (every "
+    figure("fig-entropy", "The paper's Fig. 5 under both statistics: top, the paper's (mean "
+           "entropy of each batch of test images, with min–max ranges); bottom, ours (every "
            "image, box plots with min–max whiskers), per branch and head, Gran-HBN. "
            "{glue:md}`caption`."),
     *what_this_shows('''shows = [F.entropy_depth(study, seeds[0])]'''),
