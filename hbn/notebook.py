@@ -8,7 +8,6 @@ import dataclasses
 import datetime
 import difflib
 import os
-import platform
 import subprocess
 from pathlib import Path
 
@@ -20,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Names IPython puts in a kernel's namespace before any cell runs.
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 # What decides a page's results: a change here, uncommitted, makes the executing tree "dirty".
-from .runs import CODE_PATHS, cpu_model  # noqa: E402,F401  (code for the dirty-tree warning; the CPU's name)
+from .runs import CODE_PATHS, cpu_model  # noqa: E402  (code for the dirty-tree warning; the CPU name)
 
 
 def _is_data(value) -> bool:
