@@ -1,26 +1,21 @@
-"""Choosing the operating point: granularity selectors as scores, their accuracy–specificity
-curves in one pass, and thresholds chosen on validation records with a finite-sample guarantee.
+"""Choosing the operating point: granularity selectors as scores and their accuracy–specificity
+curves in one pass.
 
 A selector scores each image at a branch; answering fine for the highest-scoring share and
 coarse for the rest traces an accuracy–specificity curve (Deng et al., *Hedging your bets*,
 CVPR 2012; Valmadre, *Hierarchical classification at multiple operating points*, NeurIPS 2022:
 every operating point of a score from one sort). The paper's τ rule (Algorithm 1's test
 e_f − τ < e_c) is the score e_c − e_f; AG-HBN's semantic exit (eq. 12) is P(fine) swept over its
-threshold rather than fixed at 0.5. Targets: as Goren, Galil and El-Yaniv (*Hierarchical
-selective classification*, NeurIPS 2024) calibrate a threshold on held-out data so that a target
-accuracy holds with high probability, τ (and Th) are chosen on validation records only, with a
-one-sided Clopper–Pearson bound and fixed-sequence testing along a data-independent grid.
-Arrays `a` are `hbn.records.as_arrays` output; `b` is a 0-based exit column.
+threshold rather than fixed at 0.5. Accuracy targets and FLOPs budgets chosen from records are
+in `hbn.targets`. Arrays `a` are `hbn.records.as_arrays` output; `b` is a 0-based exit column.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from . import analysis as A
 
 # --- selectors: one score per image, higher = answer fine sooner ---------------------------------
 
@@ -84,14 +79,35 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
 
 
+# What a learned selector predicts. "fine right" is issue 10's target; "no loss" is ours: an
+# image whose fine answer is wrong while its coarse answer is right is the only one that costs
+# accuracy when it answers fine, so predicting that event ranks images as the oracle does.
+LEARNED = {"fine right": "learned: fine right (ours)", "no loss": "learned: fine loses nothing (ours)"}
+
+
+def learned_target(a: dict, b: int, target: str) -> np.ndarray:
+    """(N,) bools a learned selector is fitted to predict at branch b (see LEARNED)."""
+    f, c, _ = outcomes(a, b)
+    if target == "fine right":
+        return f
+    if target == "no loss":
+        return f | ~c
+    raise ValueError(f"unknown learned-selector target {target!r}; choose from {', '.join(LEARNED)}")
+
+
 @dataclass(frozen=True)
 class Learned:
-    """Logistic regression P(fine answer right | features(a, branch)), standardised inputs."""
+    """Logistic regression P(target | features(a, branch)), standardised inputs."""
     branch: int
     mean: np.ndarray
     std: np.ndarray
     weights: np.ndarray  # (F,)
     bias: float
+    target: str = "fine right"
+
+    @property
+    def label(self) -> str:
+        return LEARNED[self.target]
 
     def __call__(self, a: dict, b: int | None = None) -> np.ndarray:
         if b is not None and b != self.branch:
@@ -100,10 +116,11 @@ class Learned:
         return _sigmoid(z)
 
 
-def fit_learned(a: dict, b: int, l2: float = 1e-2, iters: int = 100) -> Learned:
+def fit_learned(a: dict, b: int, target: str = "fine right", l2: float = 1e-2,
+                iters: int = 100) -> Learned:
     """Fit on (validation) records by Newton's method on the L2-penalised mean log loss."""
     x = features(a, b)
-    y = outcomes(a, b)[0].astype(np.float64)
+    y = learned_target(a, b, target).astype(np.float64)
     mean, std = x.mean(0), x.std(0)
     std[std == 0] = 1.0
     z = np.hstack([(x - mean) / std, np.ones((len(x), 1))])  # bias last, not penalised
@@ -118,7 +135,7 @@ def fit_learned(a: dict, b: int, l2: float = 1e-2, iters: int = 100) -> Learned:
         w -= step
         if np.abs(step).max() < 1e-10:
             break
-    return Learned(b, mean, std, w[:-1], float(w[-1]))
+    return Learned(b, mean, std, w[:-1], float(w[-1]), target)
 
 
 # --- one-pass sweeps ------------------------------------------------------------------------------
@@ -177,15 +194,15 @@ def specificity_kept(c: pd.DataFrame, drop: float = 0.005) -> float:
 PAPER_TAU, PAPER_SEMANTIC = "entropy gap (τ, paper)", "AG-HBN P(fine) (paper's exit, swept)"
 
 
-def selector_curves(a: dict, b: int, learned: Learned | None = None,
-                    ag: dict | None = None) -> pd.DataFrame:
-    """Long table of curves at branch b: τ, max-prob gap, learned (if fitted), oracle on `a`;
-    AG-HBN's semantic P(fine) on AG-HBN's own records `ag` (another network)."""
+def selector_curves(a: dict, b: int, learned=(), ag: dict | None = None) -> pd.DataFrame:
+    """Long table of curves at branch b: τ, max-prob gap, the fitted `learned` selectors
+    (Learned or a sequence of them), oracle on `a`; AG-HBN's semantic P(fine) on AG-HBN's own
+    records `ag` (another network)."""
     f, c, h = outcomes(a, b)
     parts = {PAPER_TAU: curve(entropy_gap(a, b), f, c, h),
              "max-prob gap (ours)": curve(maxprob_gap(a, b), f, c, h)}
-    if learned is not None:
-        parts["learned (ours)"] = curve(learned(a, b), f, c, h)
+    for m in ([learned] if isinstance(learned, Learned) else learned or ()):
+        parts[m.label] = curve(m(a, b), f, c, h)
     parts["oracle (bound)"] = curve(oracle(a, b), f, c, h)
     if ag is not None:
         parts[PAPER_SEMANTIC] = curve(semantic(ag), *outcomes(ag, b))
@@ -201,134 +218,3 @@ def curve_summary(curves: pd.DataFrame, drop: float = 0.005) -> pd.DataFrame:
             for (s, e), g in curves.groupby(["selector", "exit"], sort=False)]
     return pd.DataFrame(rows)
 
-
-# --- a target that holds: Clopper–Pearson and fixed-sequence testing ------------------------------
-
-def _log_pmf(n: int, p: float) -> np.ndarray:
-    """log P(X = j), j = 0..n, X ~ Binomial(n, p), 0 < p < 1 (math.lgamma for the coefficients)."""
-    j = np.arange(n + 1)
-    lg = np.array([math.lgamma(i + 1) for i in range(n + 1)])
-    return lg[n] - lg - lg[::-1] + j * math.log(p) + (n - j) * math.log1p(-p)
-
-
-def binom_sf(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p), summed in log space."""
-    if k <= 0 or p >= 1.0:
-        return 1.0 if k <= n else 0.0
-    if k > n or p <= 0.0:
-        return 0.0
-    t = _log_pmf(n, p)[k:]
-    return float(min(1.0, math.exp(t.max()) * np.exp(t - t.max()).sum()))
-
-
-def clopper_pearson_lower(k: int, n: int, confidence: float = 0.95) -> float:
-    """One-sided lower confidence bound on a binomial proportion (k right of n): the p at
-    which P(X >= k) = 1 − confidence, i.e. the Beta(k, n − k + 1) quantile, by bisection."""
-    if not 0 <= k <= n or not 0 < confidence < 1:
-        raise ValueError("need 0 <= k <= n and 0 < confidence < 1")
-    if k == 0:
-        return 0.0
-    alpha, lo, hi = 1 - confidence, 0.0, 1.0
-    while hi - lo > 1e-14:  # P(X >= k) grows with p
-        mid = (lo + hi) / 2
-        lo, hi = (lo, mid) if binom_sf(k, n, mid) >= alpha else (mid, hi)
-    return lo
-
-
-def min_correct(n: int, target: float, alpha: float) -> int:
-    """Fewest right answers of n whose lower bound at confidence 1 − α reaches `target`: the
-    smallest k with P(X >= k | n, target) <= α (n + 1 when none). Exact: the bound of k right
-    answers is >= target iff k >= min_correct (the tail grows with p)."""
-    if not 0 < target < 1:
-        raise ValueError("target must lie strictly between 0 and 1")
-    t = _log_pmf(n, target)
-    sf = np.cumsum(np.exp(t - t.max())[::-1])[::-1] * math.exp(t.max())
-    ok = np.flatnonzero(sf <= alpha)
-    return int(ok[0]) if len(ok) else n + 1
-
-
-# Data-independent grids (fixed before any record is read, so every test is valid): τ in
-# nats over every possible e_f − e_c for up to ~150 classes, and thresholds Th in nats.
-TAUS = np.concatenate([[-np.inf], np.linspace(-5.0, 5.0, 1001), [np.inf]])
-THRESHOLDS = np.concatenate([[0.0], np.geomspace(0.01, 5.0, 15)])
-
-
-def tau_table(a: dict, branch: int | None = None, taus=TAUS, thresholds=THRESHOLDS,
-              flops=None) -> pd.DataFrame:
-    """Outcome of Algorithm 1 (per image) at every (Th, τ): one chain per Th, steps in τ
-    order. Forced to `branch` (one chain, Th = inf) or dynamic over `thresholds`."""
-    n = len(a["fine_true"])
-    if branch is not None:
-        parts = [A.tau_sweep(a, taus, branch=branch).assign(Th=np.inf)]
-        if flops is not None:
-            parts[0]["mean_flops"] = float(flops[branch])
-    else:
-        parts = [A.tau_sweep(a, taus, threshold=th, flops=flops).assign(Th=th) for th in thresholds]
-    t = pd.concat([p.assign(step=np.arange(len(p))) for p in parts], ignore_index=True)
-    t["correct"], t["n"] = np.rint(t["accuracy"] * n).astype(np.int64), n
-    if "mean_flops" not in t:
-        t["mean_flops"] = np.nan
-    return t
-
-
-def score_table(score, fine_ok, coarse_ok, hier_ok, cuts) -> pd.DataFrame:
-    """`tau_table` for any score at one branch: fine iff score > cut, one chain in order of
-    decreasing cut; column tau = −cut (for the entropy gap, exactly τ)."""
-    cuts = np.sort(np.asarray(cuts, np.float64))[::-1]
-    t = at_cuts(score, fine_ok, coarse_ok, hier_ok, cuts)
-    return t.assign(tau=-cuts, Th=np.inf, step=np.arange(len(t)), mean_flops=np.nan)
-
-
-def choose_for_target(table: pd.DataFrame, target: float, confidence: float = 0.95,
-                      objective: str = "specificity") -> dict:
-    """The certified operating point that best serves `objective` ("specificity": most fine
-    answers, then fewest FLOPs; "flops": fewest FLOPs, then most fine answers).
-
-    Along each chain (one per Th, steps of increasing τ) a point is certified while it and
-    every earlier point have a Clopper–Pearson lower bound >= target at level α / chains
-    (fixed-sequence testing, Bonferroni over chains): P(the chosen point's true accuracy <
-    target) <= 1 − confidence, if the records are an i.i.d. sample of the test distribution.
-    """
-    chains = table["Th"].nunique()
-    alpha = (1 - confidence) / chains
-    n = int(table["n"].iloc[0])
-    k_min = min_correct(n, target, alpha)
-    t = table.sort_values(["Th", "step"]).copy()
-    t["certified"] = (t["correct"] >= k_min).groupby(t["Th"]).cummin()
-    ok = t[t["certified"]]
-    out = dict(target=target, confidence=confidence, objective=objective, chains=chains,
-               min_correct=k_min, n=n, certified=bool(len(ok)))
-    if not len(ok):
-        return dict(out, Th=np.nan, tau=np.nan, val_accuracy=np.nan, val_specificity=np.nan,
-                    val_mean_flops=np.nan, lower_bound=np.nan)
-    by, asc = {"specificity": (["specificity", "mean_flops"], [False, True]),
-               "flops": (["mean_flops", "specificity"], [True, False])}[objective]
-    r = ok.sort_values(by, ascending=asc, kind="stable").iloc[0]
-    return dict(out, Th=float(r["Th"]), tau=float(r["tau"]), val_accuracy=float(r["accuracy"]),
-                val_specificity=float(r["specificity"]), val_mean_flops=float(r["mean_flops"]),
-                lower_bound=clopper_pearson_lower(int(r["correct"]), n, 1 - alpha))
-
-
-def choose_for_budget(table: pd.DataFrame, budget: float) -> dict:
-    """Most accurate point with mean FLOPs <= budget on these records (then most fine answers)."""
-    ok = table[table["mean_flops"] <= budget]
-    if not len(ok):
-        return dict(budget=budget, feasible=False, Th=np.nan, tau=np.nan, val_accuracy=np.nan,
-                    val_specificity=np.nan, val_mean_flops=np.nan)
-    r = ok.sort_values(["accuracy", "specificity"], ascending=False, kind="stable").iloc[0]
-    return dict(budget=budget, feasible=True, Th=float(r["Th"]), tau=float(r["tau"]),
-                val_accuracy=float(r["accuracy"]), val_specificity=float(r["specificity"]),
-                val_mean_flops=float(r["mean_flops"]))
-
-
-def on_records(a: dict, choice: dict, branch: int | None = None, flops=None) -> dict:
-    """Accuracy, δ and mean FLOPs of a chosen (Th, τ) on other records (the test set)."""
-    if np.isnan(choice["tau"]):  # nothing was certified / feasible
-        return dict(accuracy=np.nan, specificity=np.nan, mean_flops=np.nan)
-    if branch is not None:
-        r = A.tau_sweep(a, [choice["tau"]], branch=branch).iloc[0]
-        cost = float(flops[branch]) if flops is not None else np.nan
-    else:
-        r = A.tau_sweep(a, [choice["tau"]], threshold=choice["Th"], flops=flops).iloc[0]
-        cost = float(r["mean_flops"]) if flops is not None else np.nan
-    return dict(accuracy=float(r["accuracy"]), specificity=float(r["specificity"]), mean_flops=cost)

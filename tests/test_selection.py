@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbn import analysis as A, records, routing as R, selection as S
+from hbn import analysis as A, records, routing as R, selection as S, targets as T
 
 F2C = np.array([0, 0, 1, 1, 2, 2])  # 6 fine classes in 3 superclasses
 
@@ -38,8 +38,8 @@ def test_entropy_gap_score_gives_exactly_tau_sweep(seed):
         ours = S.at_cuts(S.entropy_gap(a, b), *S.outcomes(a, b), cuts=-taus)
         for col in ("accuracy", "specificity", "hierarchical_accuracy"):
             assert ours[col].tolist() == ref[col].tolist()  # exact, not approximate
-        table = S.score_table(S.entropy_gap(a, b), *S.outcomes(a, b), cuts=-taus)
-        by_tau = S.tau_table(a, branch=b, taus=np.sort(taus))
+        table = T.score_table(S.entropy_gap(a, b), *S.outcomes(a, b), cuts=-taus)
+        by_tau = T.tau_table(a, branch=b, taus=np.sort(taus))
         assert table.sort_values("tau")["correct"].tolist() == by_tau["correct"].tolist()
 
 
@@ -120,27 +120,58 @@ def _exact_sf(k, n, p):
 
 def test_binomial_tail_against_exact_fractions():
     for k, n, p in [(3, 10, 0.2), (90, 100, 0.85), (0, 5, 0.3), (5, 5, 0.5), (480, 500, 0.97)]:
-        assert S.binom_sf(k, n, p) == pytest.approx(_exact_sf(k, n, p), rel=1e-10)
+        assert T.binom_sf(k, n, p) == pytest.approx(_exact_sf(k, n, p), rel=1e-10)
 
 
 def test_clopper_pearson_known_values():
     for n in (1, 10, 360, 5000):
-        assert S.clopper_pearson_lower(n, n, 0.95) == pytest.approx(0.05 ** (1 / n), abs=1e-12)
-    assert S.clopper_pearson_lower(0, 50, 0.95) == 0.0
+        assert T.clopper_pearson_lower(n, n, 0.95) == pytest.approx(0.05 ** (1 / n), abs=1e-12)
+    assert T.clopper_pearson_lower(0, 50, 0.95) == 0.0
     # textbook two-sided 95% intervals use the one-sided 97.5% bound on each side
-    assert S.clopper_pearson_lower(90, 100, 0.975) == pytest.approx(0.8238, abs=1e-4)
-    assert S.clopper_pearson_lower(5, 10, 0.975) == pytest.approx(0.1871, abs=1e-4)
-    lo = S.clopper_pearson_lower(42, 60, 0.9)  # defining property, checked with exact arithmetic
+    assert T.clopper_pearson_lower(90, 100, 0.975) == pytest.approx(0.8238, abs=1e-4)
+    assert T.clopper_pearson_lower(5, 10, 0.975) == pytest.approx(0.1871, abs=1e-4)
+    lo = T.clopper_pearson_lower(42, 60, 0.9)  # defining property, checked with exact arithmetic
     assert _exact_sf(42, 60, lo) == pytest.approx(0.1, abs=1e-9)
 
 
 @pytest.mark.parametrize("n,target,alpha", [(360, 0.9, 0.05), (5000, 0.93, 0.003), (50, 0.99, 0.1)])
 def test_min_correct_is_where_the_bound_crosses_the_target(n, target, alpha):
-    k = S.min_correct(n, target, alpha)
+    k = T.min_correct(n, target, alpha)
     if k <= n:
-        assert S.clopper_pearson_lower(k, n, 1 - alpha) >= target - 1e-12
+        assert T.clopper_pearson_lower(k, n, 1 - alpha) >= target - 1e-12
     if 0 < k:
-        assert S.clopper_pearson_lower(min(k - 1, n), n, 1 - alpha) < target
+        assert T.clopper_pearson_lower(min(k - 1, n), n, 1 - alpha) < target
+
+
+def test_learned_targets_by_hand():
+    a = random_a(n=8)
+    a["fine_pred"][:, 0] = a["fine_true"]
+    a["fine_pred"][:4, 0] = (a["fine_true"][:4] + 2) % 6  # wrong, in another superclass
+    a["fine_pred_coarse"] = F2C[a["fine_pred"]]
+    a["coarse_pred"][:, 0] = np.where(np.arange(8) % 2 == 0, a["coarse_true"], (a["coarse_true"] + 1) % 3)
+    np.testing.assert_array_equal(S.learned_target(a, 0, "fine right"), np.arange(8) >= 4)
+    # only "fine wrong, coarse right" (images 0 and 2) costs accuracy when answering fine
+    np.testing.assert_array_equal(S.learned_target(a, 0, "no loss"), ~np.isin(np.arange(8), [0, 2]))
+    with pytest.raises(ValueError, match="unknown learned-selector target 'other'"):
+        S.learned_target(a, 0, "other")
+
+
+def test_no_loss_selector_answers_fine_wherever_it_costs_nothing():
+    a = random_a(n=2000, seed=7)
+    ef = a["fine_entropy"][:, 1]
+    costly = ef > np.median(ef)  # plant: fine wrong and coarse right exactly where e_f is large
+    rng = np.random.default_rng(1)
+    fine_ok = ~costly & (rng.random(2000) < 0.5)  # elsewhere: both right or both wrong, at random
+    a["fine_pred"][:, 1] = np.where(fine_ok, a["fine_true"], (a["fine_true"] + 2) % 6)
+    a["fine_pred_coarse"] = F2C[a["fine_pred"]]
+    a["coarse_pred"][:, 1] = np.where(costly | fine_ok, a["coarse_true"], (a["coarse_true"] + 1) % 3)
+    model = S.fit_learned(a, 1, target="no loss", l2=1e-4)
+    assert model.label == S.LEARNED["no loss"]
+    f, c, h = S.outcomes(a, 1)
+    cur = S.curve(model(a), f, c, h)
+    assert S.specificity_kept(cur, drop=0.0) >= (~costly).mean() - 0.01
+    both = S.selector_curves(a, 1, [S.fit_learned(a, 1), model])
+    assert set(S.LEARNED.values()) <= set(both.selector)
 
 
 # --- the guarantee, on synthetic records whose truth is known --------------------------------------
@@ -165,8 +196,8 @@ def test_target_holds_at_the_stated_confidence():
     deltas = []
     for _ in range(reps):
         u, f, c = _draw(rng, 1000)
-        table = S.score_table(u, f, c, c, cuts)
-        choice = S.choose_for_target(table, target, confidence)
+        table = T.score_table(u, f, c, c, cuts)
+        choice = T.choose_for_target(table, target, confidence)
         assert choice["certified"] and choice["lower_bound"] >= target
         cut = -choice["tau"]
         fails += _population_accuracy(cut) < target
@@ -184,36 +215,67 @@ def test_target_holds_at_the_stated_confidence():
 
 def test_unreachable_target_is_not_certified():
     u, f, c = _draw(np.random.default_rng(0), 500)
-    choice = S.choose_for_target(S.score_table(u, f, c, c, np.linspace(0, 1, 11)), 0.97)
+    choice = T.choose_for_target(T.score_table(u, f, c, c, np.linspace(0, 1, 11)), 0.97)
     assert not choice["certified"] and np.isnan(choice["tau"])
-    assert np.isnan(S.on_records(random_a(), choice, branch=0)["accuracy"])
+    assert np.isnan(T.on_records(random_a(), choice, branch=0)["accuracy"])
 
 
 def test_dynamic_choice_on_records_matches_routing():
     val, test = random_a(n=1500, seed=5), random_a(n=800, seed=6)
     flops = [10.0, 20.0, 30.0]
-    table = S.tau_table(val, flops=flops, taus=np.concatenate([[-np.inf], np.linspace(-3, 3, 61)]))
-    assert table["Th"].nunique() == len(S.THRESHOLDS)
+    table = T.tau_table(val, flops=flops, taus=np.concatenate([[-np.inf], np.linspace(-3, 3, 61)]))
+    assert table["Th"].nunique() == len(T.THRESHOLDS)
     for objective in ("specificity", "flops"):
-        choice = S.choose_for_target(table, 0.7, 0.95, objective)
+        choice = T.choose_for_target(table, 0.7, 0.95, objective)
         assert choice["certified"] and choice["lower_bound"] >= 0.7
         chain = table[table["Th"] == choice["Th"]].sort_values("step")
         upto = chain[chain["tau"] <= choice["tau"]]
         assert (upto["correct"] >= choice["min_correct"]).all()  # every earlier step passed
-        got = S.on_records(test, choice, flops=flops)
+        got = T.on_records(test, choice, flops=flops)
         e, fine = R.gran_hbn(test["fine_entropy"], test["coarse_entropy"], choice["Th"], choice["tau"])
         ref = A.score(test, e, fine, flops=flops)
         assert got["accuracy"] == pytest.approx(ref["accuracy"])
         assert got["specificity"] == pytest.approx(ref["specificity"])
         assert got["mean_flops"] == pytest.approx(ref["mean_flops"])
-    fewest = S.choose_for_target(table, 0.7, 0.95, "flops")
-    most = S.choose_for_target(table, 0.7, 0.95, "specificity")
+    fewest = T.choose_for_target(table, 0.7, 0.95, "flops")
+    most = T.choose_for_target(table, 0.7, 0.95, "specificity")
     assert fewest["val_mean_flops"] <= most["val_mean_flops"]
     assert most["val_specificity"] >= fewest["val_specificity"]
-    budget = S.choose_for_budget(table, 15.0)
+    budget = T.choose_for_budget(table, 15.0)
     assert budget["feasible"] and budget["val_mean_flops"] <= 15.0
     assert budget["val_accuracy"] == table[table["mean_flops"] <= 15.0]["accuracy"].max()
-    assert not S.choose_for_budget(table, 5.0)["feasible"]
+    assert not T.choose_for_budget(table, 5.0)["feasible"]
+
+
+def test_split_cuts_every_array_alike_and_covers_the_records():
+    a = random_a(n=101, seed=8)
+    a["image"] = np.arange(101)
+    cal, held = T.split(a, 0.5, seed=3)
+    assert len(cal["image"]) == 50 and len(held["image"]) == 51
+    assert sorted(np.concatenate([cal["image"], held["image"]])) == list(range(101))
+    for part in (cal, held):
+        np.testing.assert_array_equal(part["fine_true"], a["fine_true"][part["image"]])
+        np.testing.assert_array_equal(part["fine_entropy"], a["fine_entropy"][part["image"]])
+        np.testing.assert_array_equal(part["exits"], a["exits"])
+    again, _ = T.split(a, 0.5, seed=3)
+    np.testing.assert_array_equal(again["image"], cal["image"])
+    assert not np.array_equal(T.split(a, 0.5, seed=4)[0]["image"], cal["image"])
+    with pytest.raises(ValueError, match="share must leave images on both sides"):
+        T.split(a, 1.0)
+
+
+def test_target_chosen_on_one_half_holds_on_the_other():
+    rng = np.random.default_rng(11)
+    target, confidence, reps, cuts = 0.85, 0.9, 200, np.linspace(0, 1, 101)
+    fails = 0
+    for r in range(reps):
+        u, f, c = _draw(rng, 2000)
+        arrays = dict(exits=np.array([1]), u=u, f=f, c=c, fine_true=u)
+        cal, _ = T.split(arrays, 0.5, seed=r)
+        choice = T.choose_for_target(T.score_table(cal["u"], cal["f"], cal["c"], cal["c"], cuts),
+                                     target, confidence)
+        fails += choice["certified"] and _population_accuracy(-choice["tau"]) < target
+    assert fails / reps <= 1 - confidence + 3 * math.sqrt(0.09 / reps)
 
 
 # --- validation records ----------------------------------------------------------------------------
