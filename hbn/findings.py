@@ -100,21 +100,31 @@ def region_vs_batch(study: Study, batch_sizes, seed: int = 0) -> Finding:
 
 
 def semantic_exit(study: Study) -> Finding:
-    """AG-HBN's operating point: how often its semantic exit says "fine"."""
+    """AG-HBN's operating point: how often its semantic exit says "fine", and whether its
+    P(fine) ranks images better than the majority answer would."""
+    from . import selection as S
     run = study.run("ag-hbn")
-    delta = float(R.ag_hbn_forced(run.arrays["sem_prob_fine"], mode="sample").mean())
-    post = [m for m in run.metrics if m.get("phase") == "post"]
-    target = post[-1].get("val_sem_target_fine_share") if post else None
-    collapsed = ("it has collapsed to always answering fine" if delta >= 0.99
-                 else "it has collapsed to always answering coarse" if delta <= 0.01
+    a = run.arrays
+    delta = float(R.ag_hbn_forced(a["sem_prob_fine"], mode="sample").mean())
+    target = S.semantic_target(a, run.config.sem_fine_weight)
+    auc = S.roc_auc(a["sem_prob_fine"], target)
+    collapsed = ("it answers fine for every image" if delta >= 0.99
+                 else "it answers coarse for every image" if delta <= 0.01
                  else "it mixes fine and coarse answers")
-    why = (f" Its training target (eq. 8) says fine for {target:.2f} of the validation images."
-           if target is not None else "")
+    if np.isfinite(auc):
+        learned = ("it has learned more than the majority answer" + (
+            ", which eq. (12)'s cut at 0.5 does not use" if delta >= 0.99 or delta <= 0.01 else "")
+            if auc >= 0.6 else "it has learned little beyond the majority answer")
+        ranks = (f" Against the eq. (8) target on test, which says fine for {target.mean():.2f} of the "
+                 f"images, its P(fine) has ROC AUC {auc:.2f} (0.5: no better than always giving the "
+                 f"majority answer): {learned}.")
+    else:
+        ranks = f" The eq. (8) target says {'fine' if target.all() else 'coarse'} for every test image."
     near = abs(delta - AUTHORS_AG_HBN_SPECIFICITY) <= 0.1
     return Finding(
         "semantic-exit", "AG-HBN's semantic exit", AS_PAPER if near else UNLIKE_PAPER,
         f"The semantic exit answers fine for a share δ = {delta:.2f} of the test images: "
-        f"{collapsed}. The authors' AG-HBN runs at δ ≈ {AUTHORS_AG_HBN_SPECIFICITY:.2f}.{why} "
+        f"{collapsed}. The authors' AG-HBN runs at δ ≈ {AUTHORS_AG_HBN_SPECIFICITY:.2f}.{ranks} "
         f"See {{numref}}`fig-comparison`.")
 
 

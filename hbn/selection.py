@@ -47,6 +47,27 @@ def semantic(a: dict, b: int = 0) -> np.ndarray:
     return p
 
 
+def semantic_target(a: dict, fine_weight: float) -> np.ndarray:
+    """(N,) bools: eq. (8) on records, what AG-HBN's semantic exit is trained to say — fine
+    where w_f × (exits right at fine) > (exits right at coarse)."""
+    fine_right = (a["fine_pred"] == a["fine_true"][:, None]).sum(1)
+    coarse_right = (a["coarse_pred"] == a["coarse_true"][:, None]).sum(1)
+    return fine_right * fine_weight > coarse_right
+
+
+def roc_auc(score, y) -> float:
+    """P(a random positive scores above a random negative), ties counting half (Mann–Whitney
+    U / n1 n0): 0.5 for a score no better than a constant, such as always the majority answer.
+    NaN when y has one class only."""
+    y = np.asarray(y, bool)
+    s = _check_score(score, len(y))
+    n1, n0 = int(y.sum()), int((~y).sum())
+    if not n1 or not n0:
+        return float("nan")
+    ranks = pd.Series(s).rank(method="average").to_numpy()
+    return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
 def oracle(a: dict, b: int) -> np.ndarray:
     """Fine where only the fine answer is right (2), then where both are (1), then where
     neither is (0), then where only coarse is (−1): every prefix is the best of its size,

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbn import findings as F
+from hbn import findings as F, selection as S
 from hbn.config import make_config
 from hbn.study import Run, Study
 from hbn.tables import NA, cell, table
@@ -36,11 +36,17 @@ def study(gran=None, sem=None, post=None):
     return Study("synthetic", "smoke", runs)
 
 
-def test_semantic_exit_collapse_and_agreement():
+def test_semantic_exit_collapse_and_ranking():
     n = 400
-    f = F.semantic_exit(study(sem=np.full(n, 0.9), post=[{"phase": "post", "val_sem_target_fine_share": 0.72}]))
-    assert f.verdict == F.UNLIKE_PAPER and "δ = 1.00" in f.text and "always answering fine" in f.text
-    assert "0.72" in f.text
+    f = F.semantic_exit(study(sem=np.full(n, 0.9)))
+    assert f.verdict == F.UNLIKE_PAPER and "δ = 1.00" in f.text and "answers fine for every image" in f.text
+    assert "ROC AUC 0.50" in f.text and "learned little beyond the majority answer" in f.text
+    # every image still answers fine at 0.5, but P(fine) is higher exactly where eq. (8) says fine
+    target = S.semantic_target(arrays(), make_config("smoke", model="ag-hbn").sem_fine_weight)
+    assert 0 < target.mean() < 1
+    f = F.semantic_exit(study(sem=np.where(target, 0.95, 0.6)))
+    assert "ROC AUC 1.00" in f.text and "which eq. (12)'s cut at 0.5 does not use" in f.text
+    assert f"says fine for {target.mean():.2f}" in f.text
     mixed = np.where(np.arange(n) < 300, 0.8, 0.2)  # 3 in 4 answer fine: the authors' point
     f = F.semantic_exit(study(sem=mixed))
     assert f.verdict == F.AS_PAPER and "δ = 0.75" in f.text and "mixes" in f.text

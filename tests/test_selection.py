@@ -174,6 +174,28 @@ def test_no_loss_selector_answers_fine_wherever_it_costs_nothing():
     assert set(S.LEARNED.values()) <= set(both.selector)
 
 
+def test_roc_auc_by_hand_and_against_pairs():
+    assert S.roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == 0.75
+    assert S.roc_auc(np.full(5, 0.3), [0, 1, 1, 0, 1]) == 0.5  # a constant: ties count half
+    assert np.isnan(S.roc_auc([0.2, 0.3], [1, 1]))
+    rng = np.random.default_rng(3)
+    s, y = rng.random(60).round(1), rng.random(60) < 0.4
+    pairs = [(a > b) + 0.5 * (a == b) for a in s[y] for b in s[~y]]
+    assert S.roc_auc(s, y) == pytest.approx(np.mean(pairs))
+
+
+def test_semantic_target_is_eq_8_as_training_computes_it():
+    torch = pytest.importorskip("torch")
+    from hbn.losses import semantic_target
+    a = random_a(n=300, seed=9)
+    outputs = [{"fine": torch.nn.functional.one_hot(torch.as_tensor(a["fine_pred"][:, j]), 6).float(),
+                "coarse": torch.nn.functional.one_hot(torch.as_tensor(a["coarse_pred"][:, j]), 3).float()}
+               for j in range(3)]
+    for w in (1.02, 1.5, 0.9):
+        ref = semantic_target(outputs, torch.as_tensor(a["fine_true"]), torch.as_tensor(a["coarse_true"]), w)
+        np.testing.assert_array_equal(S.semantic_target(a, w), ref.numpy().astype(bool))
+
+
 # --- the guarantee, on synthetic records whose truth is known --------------------------------------
 
 def _population_accuracy(cut):
