@@ -10,9 +10,11 @@ from __future__ import annotations
 
 MODELS = ["alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn"]
 EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2], "paper": [1, 2]}  # extra Gran-HBN seeds, for intervals
-# Accuracy targets of the operating-point page, per dataset (spread to cover short and full
-# trainings; a target out of reach is reported as not certified), and its FLOPs budgets.
-TARGETS = {"synthetic": [0.9, 0.95, 0.98], "fashion-mnist": [0.8, 0.85, 0.9, 0.93],
+# Accuracy targets of the operating-point page, per dataset and, where training length moves
+# the accuracies, per profile: each set spans all-coarse to all-fine accuracy of that training
+# (a target out of reach is reported as not certified). And its FLOPs budgets.
+TARGETS = {"synthetic": [0.9, 0.95, 0.98],
+           "fashion-mnist": {"quick": [0.8, 0.84, 0.85, 0.86], None: [0.92, 0.93, 0.94, 0.95]},
            "cifar100": [0.5, 0.55, 0.6, 0.65]}
 OPERATING = dict(confidence=0.95, flops_budgets=[0.3, 0.5, 0.7])
 # The runs whose validation curves chose a profile's schedule (Gran-HBN seed 0 each; overrides
@@ -38,6 +40,11 @@ PARTS = [
 ]
 
 
+def targets(dataset: str, profile: str) -> list[float]:
+    t = TARGETS.get(dataset, [0.8, 0.9, 0.95])
+    return t.get(profile, t[None]) if isinstance(t, dict) else t
+
+
 def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None, seeds=None):
     """`models` / `seeds` (Gran-HBN seeds; seed 0 for every model) default to the study's."""
     common = dict(dataset=dataset, profile=profile, out_dir=out_dir, data_dir=data_dir)
@@ -56,7 +63,7 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
         ("entropy.ipynb", "05-entropy.ipynb", analysis),
         ("beyond.ipynb", "06-beyond-the-paper.ipynb", analysis),
         ("operating_point.ipynb", "07-operating-point.ipynb",
-         dict(analysis, targets=TARGETS.get(dataset, [0.8, 0.9, 0.95]), **OPERATING)),
+         dict(analysis, targets=targets(dataset, profile), **OPERATING)),
         ("methods.ipynb", "methods.ipynb", analysis),
         ("findings.ipynb", "findings.ipynb", analysis),
     ]
