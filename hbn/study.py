@@ -218,3 +218,19 @@ def hyperparameters(study: Study) -> pd.DataFrame:
                                                        if model == "ag-hbn" else "N/A"),
             "training images": run.meta.get("train_images"), "width": c.width}
     return pd.DataFrame(cols)
+
+
+def training_cost(study: Study) -> pd.DataFrame:
+    """Per run, from its log and meta.json: epochs, training minutes (the sum of the epochs'
+    training time: validation and evaluation passes are not included), mean images/s, and where
+    and how it ran."""
+    rows = []
+    for (model, seed), run in study.runs.items():
+        ep = [m for m in run.metrics if "train_s" in m]
+        seconds = sum(m["train_s"] for m in ep)
+        rows.append({"model": MODEL_TITLES[model], "seed": seed, "epochs": len(ep),
+                     "training minutes": seconds / 60,
+                     "images/s": float(np.mean([m["img_per_s"] for m in ep])) if ep else np.nan,
+                     "precision": run.meta.get("precision", "fp32"), "device": run.meta.get("device", "?"),
+                     "threads": run.meta.get("threads")})
+    return pd.DataFrame(rows)

@@ -673,6 +673,16 @@ table(acc.rename(columns={"fine_as_coarse": "fine answer at coarse level"}),
       percent=["fine", "coarse", "fine answer at coarse level"],
       note="fine answer at coarse level: the fine answer scored at its superclass. "
       "—: the exit has no head of that granularity.")'''),
+    ("md", "## What training cost\n\nPer run, from its log: the epochs trained and the sum of "
+           "their training time (the validation pass after each epoch and the test evaluation "
+           "are not included), with where and in what precision it ran. Runs that trained side "
+           "by side on one machine slowed each other down; the images/s say how much. In all: "
+           "{glue:md}`train_total`."),
+    ("code", '''from hbn.study import training_cost
+cost = training_cost(study)
+display(table(cost, f"Training time per run — {caption}", "tbl-training-cost", decimals=1))
+glue("train_total", Markdown(f"{cost['training minutes'].sum():.0f} minutes of training for "
+                             f"{len(cost)} runs ({cost['epochs'].sum()} epochs)"), display=False)'''),
     ("code", '''# NBVAL_CHECK_OUTPUT
 assert acc[["fine", "coarse"]].stack().dropna().between(0, 1).all()
 print("runs:", len(study.runs), "| test images:", len(next(iter(study.runs.values())).arrays["fine_true"]),

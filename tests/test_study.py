@@ -40,3 +40,22 @@ def test_train_or_reuse_reuses_and_refuses_a_different_experiment(tmp_path, synt
     (run / "config.json").write_text(json.dumps({**stored, "lr": 0.5}))
     with pytest.raises(FileExistsError, match="different configuration.*lr: 0.5 vs"):
         train_or_reuse(cfg, synthetic, log=lambda *_: None)
+
+
+def test_training_cost_sums_the_logged_training_time():
+    from pathlib import Path
+
+    from hbn.study import Run, Study, training_cost
+    metrics = [{"epoch": 1, "phase": "joint", "train_s": 90.0, "img_per_s": 300.0},
+               {"epoch": 2, "phase": "joint", "train_s": 30.0, "img_per_s": 500.0},
+               {"epoch": 3, "phase": "post", "train_s": 60.0, "img_per_s": 400.0},
+               {"note": "a line without training time is not an epoch"}]
+    meta = {"precision": "bf16 autocast (CPU)", "device": "cpu (X)", "threads": 1}
+    runs_ = {("ag-hbn", 0): Run(make_config("smoke", model="ag-hbn"), Path("a"), None, {}, metrics, meta),
+             ("gran-hbn", 1): Run(make_config("smoke", model="gran-hbn"), Path("g"), None, {}, [], {})}
+    t = training_cost(Study("synthetic", "smoke", runs_)).set_index(["model", "seed"])
+    ag = t.loc[("AG-HBN", 0)]
+    assert ag["epochs"] == 3 and ag["training minutes"] == 3.0 and ag["images/s"] == 400.0
+    assert ag["precision"] == "bf16 autocast (CPU)" and ag["threads"] == 1
+    gran = t.loc[("Gran-HBN", 1)]
+    assert gran["epochs"] == 0 and gran["training minutes"] == 0 and math.isnan(gran["images/s"])
