@@ -180,6 +180,37 @@ def oracle_gap(study: Study, seed: int = 0) -> Finding:
         f"bounds what a better fine/coarse decision could gain. See {{numref}}`tbl-oracle-gap`.")
 
 
+def selectors(study: Study, seed: int = 0) -> Finding:
+    """Does a granularity selector fitted on validation records beat the paper's τ rule?"""
+    from . import selection as S
+    from .records import as_arrays, load_records
+    run = study.run("gran-hbn", seed)
+    try:
+        val = as_arrays(load_records(run.path, split="val"))
+    except FileNotFoundError:
+        return Finding("selectors", "Learned granularity selectors", BEYOND,
+                       f"Not computed: {run.path} has no validation records "
+                       f"(`python -m hbn evaluate {run.path}` writes them).")
+    a = run.arrays
+    curves = pd.concat([S.selector_curves(a, b, [S.fit_learned(val, b, t) for t in S.LEARNED])
+                        for b in range(len(a["exits"]))], ignore_index=True)
+    auc = S.curve_summary(curves).groupby("selector")["auc"].mean()
+    tau, orc = auc[S.PAPER_TAU], auc["oracle (bound)"]
+    best = auc.drop([S.PAPER_TAU, "oracle (bound)"]).idxmax()
+    d = auc[best] - tau
+    closes = d / (orc - tau) if orc > tau else float("nan")
+    against = (f"level with τ ({d:+.4f})" if abs(d) < 5e-4 else
+               f"above τ by {d:+.4f}, closing {closes:.0%} of τ's distance to the oracle" if d > 0
+               else f"below τ by {d:+.4f}")
+    listed = "; ".join(f"{k} {v:.4f}" for k, v in auc.sort_values(ascending=False).items())
+    return Finding(
+        "selectors", "Learned granularity selectors", BEYOND,
+        f"Area under the accuracy–specificity curve, mean over branches (test set, per image, "
+        f"Gran-HBN seed {seed}; learned selectors fitted on validation records): {listed}. The "
+        f"best rule other than τ, {best}, is {against}. "
+        f"See {{numref}}`tbl-op-auc`.")
+
+
 def exit_cost(flops: dict, title: str) -> Finding:
     """FLOPs of Gran-HBN's exits against AlexNet's single pass (`flops`: model -> per exit)."""
     g, a = np.asarray(flops["gran-hbn"], float), float(flops["alexnet"][-1])
@@ -200,7 +231,8 @@ def all_findings(study: Study, flops: dict, grid, decision_batch: int, batch_siz
     return [semantic_exit(study), operating_regions(study, grid, decision_batch, seed),
             entropy_depth(study, seed), coarse_above_fine(study, seed),
             region_vs_batch(study, batch_sizes, seed), exit_cost(flops, study.title),
-            routing_levels(study, decision_batch, seed), oracle_gap(study, seed)]
+            routing_levels(study, decision_batch, seed), oracle_gap(study, seed),
+            selectors(study, seed)]
 
 
 def as_markdown(findings: list[Finding], numbered: bool = False) -> str:

@@ -70,7 +70,7 @@ def test_all_findings_link_labels_the_notebooks_define():
     s = study(sem=np.full(400, 0.9))
     found = F.all_findings(s, {"alexnet": [100.0], "gran-hbn": [30.0, 80.0, 140.0]},
                            np.round(np.arange(0, 1.0001, 0.02), 2), 64, [1, 8, 64])
-    assert 5 <= len(found) <= 8 and {f.verdict for f in found} >= {F.AS_PAPER, F.UNLIKE_PAPER}
+    assert 5 <= len(found) <= 9 and {f.verdict for f in found} >= {F.AS_PAPER, F.UNLIKE_PAPER}
     sources = "".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
     labels = {m for f in found for m in re.findall(r"\{numref\}`([^`]+)`", f.text)}
     assert labels and all(f'{label}' in sources for label in labels), labels
@@ -96,3 +96,17 @@ def test_table_is_a_numbered_myst_table_without_index():
     assert "<caption>" in t._repr_html_() and "nan" not in t._repr_html_().lower()
     with pytest.raises(ValueError):
         table(df, "x", "bad name!")
+
+
+def test_selectors_finding_needs_validation_records_and_compares_with_tau(monkeypatch):
+    f = F.selectors(study())  # run folder "g" holds no validation records
+    assert f.verdict == F.BEYOND and "Not computed" in f.text and "python -m hbn evaluate g" in f.text
+    import hbn.records
+    a = arrays(n=600, seed=3)
+    a.update(fine_maxprob=np.exp(-a["fine_entropy"]), coarse_maxprob=np.exp(-a["coarse_entropy"]))
+    monkeypatch.setattr(hbn.records, "load_records", lambda path, split="test": None)
+    monkeypatch.setattr(hbn.records, "as_arrays", lambda df: a)
+    f = F.selectors(study(gran=a))
+    for name in (S.PAPER_TAU, "oracle (bound)", *S.LEARNED.values()):
+        assert name in f.text
+    assert re.search(r"is (level with τ|above τ by \+|below τ by -)", f.text)
