@@ -28,8 +28,9 @@ from torchvision import transforms
 from hbn.config import make_config
 from hbn.batching import batches
 from hbn.data import load_dataset
+from hbn.device import compiled, cpu_has_bf16, resolve_device
 from hbn.runs import environment
-from hbn.train import build_model, compiled, cpu_has_bf16, exit_weights, make_step, resolve_device
+from hbn.train import build_model, exit_weights, make_step
 
 
 class PILDataset(torch.utils.data.Dataset):

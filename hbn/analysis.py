@@ -1,5 +1,6 @@
 """Metrics over exit records: accuracy, specificity (eq. 13), τ sweeps (Fig. 3), operating
-regions (Table II), entropy summaries (Fig. 5), oracle and forced-exit accuracies (Fig. 4).
+regions (Table II), oracle and forced-exit accuracies (Fig. 4); Fig. 5's entropy statistics
+are in `hbn.entropies`.
 
 Everything reads `hbn.records.as_arrays` output `a` (arrays of shape (N images, n_exits)).
 """
@@ -241,101 +242,7 @@ def region_vs_batch_size(a: dict, taus=None, batch_sizes=(1, 8, 64, 512)) -> pd.
     return operating_regions(a, taus, modes=("batch",), batch_sizes=batch_sizes)
 
 
-# --- entropies (Fig. 5), oracle and forced-exit accuracies (Fig. 4) -----------------------------
-
-PER = ("batch", "image")  # Fig. 5's statistic (the authors') and ours
-
-
-def statistic_label(per: str = "batch", batch_size: int = 64) -> str:
-    """Whose entropy statistic `per` is, for tables and figure panels."""
-    if per not in PER:
-        raise ValueError(f"per must be one of {PER}, got {per!r}")
-    return (f"paper's statistic: batch-of-{batch_size} means (min–max)" if per == "batch"
-            else "ours: per image")
-
-
-def entropy_units(a: dict, per: str = "batch", batch_size: int = 64):
-    """(fine, coarse) entropies in nats, (M units, B exits): per image (M = N), or, as in the
-    paper's Fig. 5, the mean over each consecutive batch of `batch_size` test images (the
-    last batch may be shorter). NaN columns where an exit lacks that head."""
-    _check(a)
-    statistic_label(per, batch_size)  # validates `per`
-    ef, ec = (np.asarray(a[f"{g}_entropy"], np.float64) for g in ("fine", "coarse"))
-    if per == "image":
-        return ef, ec
-    starts = R.decision_units(len(ef), "batch", batch_size)
-    return R.unit_means(ef, starts), R.unit_means(ec, starts)
-
-
-def batch_entropies(a: dict, batch_size: int = 64) -> pd.DataFrame:
-    """Fig. 5's statistic: per branch and granularity, the mean entropy of each consecutive
-    batch of `batch_size` test images, summarised over batches by their mean, min and max."""
-    uf, uc = entropy_units(a, "batch", batch_size)
-    rows = []
-    for b in range(uf.shape[1]):
-        for g, u in (("fine", uf[:, b]), ("coarse", uc[:, b])):
-            if not np.isnan(u).all():
-                rows.append(dict(branch=b, exit=_exit_number(a, b), granularity=g,
-                                 batch_size=batch_size, n_batches=len(u), mean=float(u.mean()),
-                                 min=float(u.min()), max=float(u.max())))
-    return pd.DataFrame(rows)
-
-
-def _stats(x: np.ndarray, prefix: str) -> dict:
-    x = x[~np.isnan(x)]
-    qs = {"min": 0.0, "q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95,
-          "max": 1.0}
-    if not len(x):
-        return {f"{prefix}_{k}": np.nan for k in ("mean", *qs)}
-    return {f"{prefix}_mean": float(x.mean()),
-            **{f"{prefix}_{k}": float(np.quantile(x, q)) for k, q in qs.items()}}
-
-
-def entropy_summary(a: dict, per: str = "batch", batch_size: int = 64) -> pd.DataFrame:
-    """Per branch: mean, min, quantiles and max of fine and coarse entropy (nats) over units
-    (`entropy_units`: batch-of-`batch_size` means, the paper's statistic, or single images,
-    ours); `overlap` = share of units whose fine entropy is below the branch's median coarse
-    entropy; `ranges_overlap` = the fine and coarse min–max ranges intersect. NaN where the
-    branch lacks a head; `statistic` names the statistic."""
-    uf, uc = entropy_units(a, per, batch_size)
-    rows = []
-    for b in range(uf.shape[1]):
-        ef, ec = uf[:, b], uc[:, b]
-        row = dict(branch=b, exit=_exit_number(a, b), **_stats(ef, "fine"), **_stats(ec, "coarse"))
-        both = not (np.isnan(ef).all() or np.isnan(ec).all())
-        row["overlap"] = float(np.mean(ef < row["coarse_median"])) if both else np.nan
-        row["ranges_overlap"] = (bool(row["fine_min"] <= row["coarse_max"]
-                                      and row["coarse_min"] <= row["fine_max"]) if both else None)
-        rows.append(row)
-    return pd.DataFrame(rows).assign(n_units=len(uf), statistic=statistic_label(per, batch_size))
-
-
-def entropy_falls_with_depth(a: dict, per: str = "batch", batch_size: int = 64) -> dict:
-    """Per granularity: is the median unit entropy (`entropy_summary(a, per, batch_size)`)
-    strictly decreasing over the branches that have that head? Granularities on fewer than
-    two branches are left out. `statistic` says which statistic the verdict uses."""
-    s = entropy_summary(a, per, batch_size)
-    out = {"statistic": statistic_label(per, batch_size)}
-    for g in ("fine", "coarse"):
-        med = s[f"{g}_median"].dropna().to_numpy()
-        if len(med) >= 2:
-            out[g] = bool(np.all(np.diff(med) < 0))
-    return out
-
-
-def entropy_verdicts(a: dict, batch_size: int = 64) -> pd.DataFrame:
-    """The paper's two readings of Fig. 5 under both statistics, one row each: does the
-    median entropy fall with depth (fine, coarse), and do the fine and coarse ranges overlap
-    at every branch that has both heads?"""
-    rows = []
-    for per in PER:
-        falls = entropy_falls_with_depth(a, per, batch_size)
-        s = entropy_summary(a, per, batch_size)
-        rows.append({"statistic": falls.pop("statistic"),
-                     **{f"{g} falls with depth": v for g, v in falls.items()},
-                     "ranges overlap at every branch": bool(s["ranges_overlap"].dropna().all())})
-    return pd.DataFrame(rows)
-
+# --- oracle and forced-exit accuracies (Fig. 4) -------------------------------------------------
 
 def oracle(a: dict) -> pd.DataFrame:
     """Per branch: the oracle answers fine iff its fine head is right, else coarse; its

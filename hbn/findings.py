@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis as A
+from . import entropies as E
 from . import routing as R
 from .study import AUTHORS_FORCED, AUTHORS_REGIONS, Study
 
@@ -132,7 +133,7 @@ def entropy_depth(study: Study, seed: int = 0) -> Finding:
     """Do the median fine and coarse entropies fall with depth (paper Fig. 5)?"""
     a = study.run("gran-hbn", seed).arrays
     per, size = "batch", 64  # the paper's own statistic, so that the verdict compares like with like
-    s, falls = A.entropy_summary(a, per, size), A.entropy_falls_with_depth(a, per, size)
+    s, falls = E.entropy_summary(a, per, size), E.entropy_falls_with_depth(a, per, size)
     parts = []
     for g in ("fine", "coarse"):
         if g in falls:
@@ -142,7 +143,7 @@ def entropy_depth(study: Study, seed: int = 0) -> Finding:
     both = all(falls.values()) and falls
     return Finding(
         "entropy-depth", "Entropy against depth", AS_PAPER if both else UNLIKE_PAPER,
-        f"In Gran-HBN ({A.statistic_label(per, size)}), " + "; ".join(parts)
+        f"In Gran-HBN ({E.statistic_label(per, size)}), " + "; ".join(parts)
         + ". The paper reads falling entropies off its "
         "Fig. 5. See {numref}`fig-entropy`.")
 

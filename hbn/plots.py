@@ -155,7 +155,7 @@ def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", batch_si
     largest entropy, so no data are clipped (fine entropy can reach ln(#fine classes)).
     `a`: hbn.records.as_arrays output.
     """
-    from .analysis import entropy_units, statistic_label
+    from .entropies import entropy_units, statistic_label
     colours = {"fine": "C0", "coarse": "C1"}
     # Stacked, not side by side: the book's text column is ~780 px wide, and two panels in a row
     # would shrink the labels below the body text's small print.

@@ -8,7 +8,6 @@ Each epoch is seeded from (seed, epoch), so on the CPU `resume` ends with the sa
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import shutil
@@ -22,37 +21,11 @@ from . import identity, runs
 from .config import RunConfig
 from .batching import batches
 from .data import Dataset, load_dataset
+from .device import compiled, cpu_has_bf16, precision, resolve_device
 from .lock import run_lock
 from .losses import joint_loss, semantic_loss, semantic_target
 from .models import create_model
-
-
-JOINT_CHECKPOINT = "checkpoint-joint.pt"  # AG-HBN at the end of joint training
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but no CUDA GPU is visible; use --device cpu")
-    return torch.device(name)
-
-
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 matrix products natively (AVX512-BF16 or AMX)."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def precision(cfg: RunConfig, device: torch.device) -> str:
-    """The arithmetic a run trains with, as recorded in meta.json and shown in the book."""
-    if not cfg.fast:
-        return "fp32"
-    if device.type == "cuda":
-        return "bf16 autocast + CUDA graphs"
-    return "bf16 autocast (CPU)" if cpu_has_bf16() else "fp32 (CPU without native bf16)"
+from .reuse import JOINT_CHECKPOINT, differing_fields, finished, same_experiment
 
 
 def learning_rate(cfg: RunConfig, step: int, steps_per_epoch: int, joint_epochs: int) -> float:
@@ -235,11 +208,6 @@ def _diverged(cfg: RunConfig, epoch: int, post: bool, loss: float, ckpt_path: Pa
             f"{lr / 10:g}; that is a new run folder)")
 
 
-def compiled(model):
-    """CUDA graphs for the forward and backward passes (GPU only)."""
-    return torch.compile(model, mode="reduce-overhead")
-
-
 def make_step(cfg: RunConfig, forward, optimizer, w_n, post: bool = False, autocast: bool = False,
               device_type: str = "cpu", channels_last: bool = False):
     """One optimisation step on a batch; returns the loss (a 0-d tensor, no host sync).
@@ -289,33 +257,6 @@ def _format_row(row: dict) -> str:
             f"({row['img_per_s']:.0f} img/s) | {vals}")
 
 
-
-
-def differing_fields(a: RunConfig, b: RunConfig) -> list[str]:
-    """'name: a vs b' for each field where two configurations differ, fields that do not change
-    what the run computes aside (`config.inert_fields`)."""
-    from .identity import config_differences
-    return [f"{k}: {va!r} vs {vb!r}" for k, (va, vb) in config_differences(a, b).items()]
-
-
-def same_experiment(a: RunConfig, b: RunConfig) -> bool:
-    return not differing_fields(a, b)
-
-
-def finished(cfg: RunConfig) -> bool:
-    """True when the run folder of `cfg` holds a finished run of exactly `cfg`: its config,
-    a log line for every epoch and its test records. Weights are not needed (never committed)."""
-    out = runs.run_dir(cfg)
-    if not (out / "config.json").exists() or not (out / "records.csv.gz").exists():
-        return False
-    try:
-        stored = runs.load_config(out)
-    except (ValueError, OSError):
-        return False
-    epochs = [m.get("epoch") for m in runs.read_metrics(out)]
-    return same_experiment(stored, cfg) and epochs == list(range(1, cfg.epochs + 1))
-
-
 def train_or_reuse(cfg: RunConfig, ds: Dataset | None = None, progress: bool = False,
                    log=print) -> Path:
     """Reuse a finished run of the same experiment, resume an interrupted one, else train;
@@ -337,35 +278,4 @@ def train_or_reuse(cfg: RunConfig, ds: Dataset | None = None, progress: bool = F
     train(cfg, ds, resume=True, progress=progress, log=log)
     if not (out / "records.csv.gz").exists():
         evaluate(out, ds, device=cfg.device)
-    return out
-
-
-def fork_post_training(run: Path, log=print, **changes) -> Path:
-    """An AG-HBN variant that differs only in its post-training settings (`post_mode`,
-    `post_lr`, `sem_alpha`, `sem_fine_weight`), started from `run`'s checkpoint at the end of
-    joint training: the joint phase does not read these fields, so (on the CPU, bit for bit) it
-    equals training the variant from scratch. Returns the variant's folder, ready to `--resume`."""
-    allowed = {"post_mode", "post_lr", "sem_alpha", "sem_fine_weight"}
-    if not changes or set(changes) - allowed:
-        raise ValueError(f"a post-training fork changes only {sorted(allowed)}, got {sorted(changes)}")
-    run = Path(run)
-    src = runs.load_config(run)
-    joint = run / JOINT_CHECKPOINT
-    if src.model != "ag-hbn" or not joint.exists():
-        raise FileNotFoundError(f"{joint} is missing: only an AG-HBN run that finished its joint "
-                                f"phase with this version of hbn keeps it; train the variant in full")
-    cfg = dataclasses.replace(src, **changes)
-    out = runs.run_dir(cfg)
-    if (out / "config.json").exists():
-        raise FileExistsError(f"{out} already exists; resume it with `python -m hbn train ... --resume`")
-    out.mkdir(parents=True)
-    state = runs.load_checkpoint(joint)
-    state["config"] = cfg.to_dict()
-    runs.save_atomic(state, out / "checkpoint.pt")
-    (out / "config.json").write_text(cfg.to_json())
-    kept = [m for m in runs.read_metrics(run) if m["epoch"] <= state["epoch"]]
-    (out / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in kept))
-    meta = json.loads((run / "meta.json").read_text())
-    runs.write_json(out / "meta.json", {**meta, "forked_from": str(run), "forked_at_epoch": state["epoch"]})
-    log(f"forked {run} at epoch {state['epoch']} into {out}: {changes}")
     return out

@@ -393,18 +393,19 @@ write("entropy.ipynb", [
     ("params", analysis_params("fig5_batch")),
     ("show", LOAD),
     # Fig. 5 analysis: both statistics, each labelled.
-    ("code", '''a = study.run("gran-hbn", seeds[0]).arrays
-paper_stat = A.batch_entropies(a, batch_size=fig5_batch)
-table(paper_stat.drop(columns="branch"), f"{A.statistic_label('batch', fig5_batch)}: entropy (nats) "
+    ("code", '''from hbn import entropies as E
+a = study.run("gran-hbn", seeds[0]).arrays
+paper_stat = E.batch_entropies(a, batch_size=fig5_batch)
+table(paper_stat.drop(columns="branch"), f"{E.statistic_label('batch', fig5_batch)}: entropy (nats) "
       f"per branch and head, mean, min and max over {paper_stat.n_batches.iloc[0]} consecutive "
       f"test batches (the last may be shorter) — {caption}", "tbl-entropy-paper")'''),
-    ("code", '''per_image = A.entropy_summary(a, per="image")
+    ("code", '''per_image = E.entropy_summary(a, per="image")
 cols = ["exit"] + [f"{g}_{q}" for q in ("q25", "median", "q75") for g in ("fine", "coarse")]
-table(per_image[cols + ["overlap", "ranges_overlap"]], f"{A.statistic_label('image')}: entropy "
+table(per_image[cols + ["overlap", "ranges_overlap"]], f"{E.statistic_label('image')}: entropy "
       f"(nats) per branch, quartiles — {caption}", "tbl-entropy-image",
       note="overlap: share of images whose fine entropy is below the branch's median coarse "
       "entropy; ranges_overlap: the fine and coarse min–max ranges intersect.")'''),
-    ("code", '''verdicts = A.entropy_verdicts(a, batch_size=fig5_batch)
+    ("code", '''verdicts = E.entropy_verdicts(a, batch_size=fig5_batch)
 table(verdicts, "The paper's two readings of Fig. 5, under each statistic (falls with depth: the "
       "median over units, batches or images, strictly decreases from branch to branch)",
       "tbl-entropy-verdicts")

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hbn import analysis as A, records, routing as R
+from hbn import analysis as A, entropies as E, records, routing as R
 
 F2C = np.array([0, 0, 1, 1, 2, 2])  # 6 fine classes in 3 superclasses
 
@@ -264,26 +264,26 @@ def test_entropy_summary_and_depth_per_image():
     ef = [[2.0, 1.0], [3.0, 1.5], [0.5, 0.2]]
     ec = [[1.0, 0.5], [1.2, 0.6], [0.8, 0.1]]
     a = make([[0, 0]] * 3, [[0, 0]] * 3, [0, 0, 0], ef, ec)
-    s = A.entropy_summary(a, per="image")
+    s = E.entropy_summary(a, per="image")
     assert s["fine_median"].tolist() == [2.0, 1.0] and s["coarse_median"].tolist() == [1.0, 0.5]
     assert s["fine_mean"].iloc[0] == pytest.approx(5.5 / 3)
     assert s["fine_min"].tolist() == [0.5, 0.2] and s["coarse_max"].tolist() == [1.2, 0.6]
     assert s["overlap"].tolist() == pytest.approx([1 / 3, 1 / 3])  # e_f < median e_c
     assert s["ranges_overlap"].tolist() == [True, True]
     assert (s["statistic"] == "ours: per image").all() and (s["n_units"] == 3).all()
-    assert A.entropy_falls_with_depth(a, per="image") == {
+    assert E.entropy_falls_with_depth(a, per="image") == {
         "statistic": "ours: per image", "fine": True, "coarse": True}
     a["coarse_entropy"][:, 1] = [1.0, 1.2, 0.9]  # coarse median 1.0 -> 1.0: not strictly falling
-    assert A.entropy_falls_with_depth(a, per="image") == {
+    assert E.entropy_falls_with_depth(a, per="image") == {
         "statistic": "ours: per image", "fine": True, "coarse": False}
     a["fine_entropy"][:, 0] = np.nan  # no fine head at exit 1: one fine branch left
-    s = A.entropy_summary(a, per="image")
+    s = E.entropy_summary(a, per="image")
     assert np.isnan(s["fine_median"].iloc[0]) and np.isnan(s["overlap"].iloc[0])
     assert s["ranges_overlap"].iloc[0] is None
-    assert A.entropy_falls_with_depth(a, per="image") == {"statistic": "ours: per image",
+    assert E.entropy_falls_with_depth(a, per="image") == {"statistic": "ours: per image",
                                                           "coarse": False}
     with pytest.raises(ValueError, match="per"):
-        A.entropy_summary(a, per="batches")
+        E.entropy_summary(a, per="batches")
 
 
 def test_batch_of_64_statistic_by_hand():
@@ -295,26 +295,26 @@ def test_batch_of_64_statistic_by_hand():
     ec = np.full((n, 2), 0.25)
     ec[0, 0] = 64 * 0.25 + 6.4 - 63 * 0.25  # batch 0's coarse mean 0.35
     a = make(np.zeros((n, 2), int), np.zeros((n, 2), int), np.zeros(n, int), ef, ec)
-    t = A.batch_entropies(a).set_index(["exit", "granularity"])
+    t = E.batch_entropies(a).set_index(["exit", "granularity"])
     assert t.loc[(1, "fine"), ["n_batches", "mean", "min", "max"]].tolist() == pytest.approx(
         [3, 4.0, 1.0, 8.0])  # mean of the 3 batch means, not of the 130 images (40/13)
     assert t.loc[(1, "coarse"), ["mean", "min", "max"]].tolist() == pytest.approx(
         [(0.35 + 0.25 + 0.25) / 3, 0.25, 0.35])
     assert t.loc[(2, "fine"), ["min", "max"]].tolist() == [0.5, 0.5]
     assert (t["batch_size"] == 64).all()
-    assert A.batch_entropies(a, batch_size=65).loc[0, "n_batches"] == 2  # 65 + 65
-    s = A.entropy_summary(a)  # default: the paper's statistic
+    assert E.batch_entropies(a, batch_size=65).loc[0, "n_batches"] == 2  # 65 + 65
+    s = E.entropy_summary(a)  # default: the paper's statistic
     assert s["statistic"].iloc[0] == "paper's statistic: batch-of-64 means (min–max)"
     assert s["fine_median"].tolist() == [3.0, 0.5] and (s["n_units"] == 3).all()
     # exit 2: fine means all 0.5 > coarse 0.25 -> no overlap of batch means; per image there is
     assert s["ranges_overlap"].tolist() == [False, False]
     # per image they overlap: one coarse image at 6.65 at exit 1, fine 0 and 1 at exit 2
-    assert A.entropy_summary(a, per="image")["ranges_overlap"].tolist() == [True, True]
-    v = A.entropy_verdicts(a).set_index("statistic")
+    assert E.entropy_summary(a, per="image")["ranges_overlap"].tolist() == [True, True]
+    v = E.entropy_verdicts(a).set_index("statistic")
     assert v.loc["paper's statistic: batch-of-64 means (min–max)"].tolist() == [True, False, False]
     # per image the fine median falls 1.0 -> 0.5 too; coarse 0.25 -> 0.25 does not fall
     assert v.loc["ours: per image"].tolist() == [True, False, True]
-    assert A.entropy_falls_with_depth(a)["statistic"].startswith("paper's statistic")
+    assert E.entropy_falls_with_depth(a)["statistic"].startswith("paper's statistic")
 
 
 def test_oracle_and_forced_accuracy(four):

@@ -5,7 +5,7 @@ import pytest
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from hbn import book
+from hbn import book, variants
 
 
 def test_manifest_lists_every_notebook_once_with_config_parameters():
@@ -82,17 +82,17 @@ def test_study_pages_go_stale_when_the_runs_or_the_code_they_read_change(tmp_pat
 def test_unknown_and_reserved_overrides_fail_before_any_work():
     items = book.manifest("smoke", "synthetic")
     with pytest.raises(ValueError, match="unknown parameter.*nonsense"):
-        book.route_overrides(items, {"nonsense": 1})
+        variants.route_overrides(items, {"nonsense": 1})
     with pytest.raises(ValueError, match="cannot change model"):
-        book.route_overrides(items, {"model": "alexnet"})
+        variants.route_overrides(items, {"model": "alexnet"})
     with pytest.raises(ValueError, match="bad run configuration"):
-        book.route_overrides(items, {"lr": -1.0})
+        variants.route_overrides(items, {"lr": -1.0})
 
 
 def test_overrides_make_a_variant_with_its_own_folders():
-    assert book.variant_name("quick", {}) == ""
-    v = book.variant_name("quick", {"lr": 0.001})
-    assert v.startswith("quick-") and v != book.variant_name("quick", {"lr": 0.002})
+    assert variants.variant_name("quick", {}) == ""
+    v = variants.variant_name("quick", {"lr": 0.001})
+    assert v.startswith("quick-") and v != variants.variant_name("quick", {"lr": 0.002})
     assert book.output_dir("quick", v) == book.ROOT / "book" / "variants" / v
     assert book.output_dir("smoke") != book.output_dir("smoke", references=True)
 

@@ -123,11 +123,12 @@ def test_effective_config_resolves_weights_device_and_data(tmp_path):
 
 def test_toc_has_the_parts_in_reading_order_and_refuses_unplaced_pages(tmp_path, monkeypatch):
     from hbn import book
+    from hbn.toc import write_toc
     monkeypatch.setattr(book, "ROOT", tmp_path)
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "design.md").write_text("# d\n")
     pages = [tmp_path / "book" / "quick" / n for _, n, _ in book.manifest("quick", "fashion-mnist")]
-    book.write_toc("quick", pages)
+    write_toc("quick", pages)
     toc = (tmp_path / "_toc.yml").read_text()
     assert "root: book/quick/index\n" in toc
     captions = re.findall(r'caption: "(.*)"', toc)
@@ -136,7 +137,7 @@ def test_toc_has_the_parts_in_reading_order_and_refuses_unplaced_pages(tmp_path,
     assert files[0] == "book/quick/findings" and files[-1] == "docs/design"  # references.md absent
     assert files.index("book/quick/02-evaluate") < files.index("book/quick/01-train-alexnet-s0")
     with pytest.raises(ValueError, match="new-page"):
-        book.write_toc("quick", pages + [tmp_path / "book" / "quick" / "new-page.ipynb"])
+        write_toc("quick", pages + [tmp_path / "book" / "quick" / "new-page.ipynb"])
 
 
 def test_book_extension_removes_parameter_injected_and_check_cells():

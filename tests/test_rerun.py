@@ -7,7 +7,7 @@ import sys
 import papermill as pm
 import pytest
 
-from hbn import book, runs
+from hbn import book, runs, variants
 from hbn.config import make_config, variant_name
 from hbn.train import train_or_reuse
 
@@ -77,7 +77,7 @@ def test_example_3_a_variant_book_with_another_learning_rate(tmp_path, monkeypat
     rc = book.build("smoke", "synthetic", sets=dict(sets), skip_build=True, runs_root=str(tmp_path / "runs"))
     assert rc == 0
     [pages] = list((tmp_path / "variants").iterdir())
-    assert pages.name == book.variant_name("smoke", sets)
+    assert pages.name == variants.variant_name("smoke", sets)
     trained = sorted(p.parent.parent.name for p in (tmp_path / "runs" / "synthetic").glob("*/*/config.json"))
     assert trained and all(name.startswith("smoke-") for name in trained)  # variant run folders
     assert (pages / "index.ipynb").exists() and (pages / "03-tau-sweep.ipynb").exists()

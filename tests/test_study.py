@@ -5,8 +5,9 @@ import pytest
 
 from hbn import runs
 from hbn.config import make_config
+from hbn.reuse import same_experiment
 from hbn.study import AUTHORS_FORCED, AUTHORS_REGIONS, interval
-from hbn.train import same_experiment, train_or_reuse
+from hbn.train import train_or_reuse
 
 
 def test_interval_is_student_t_95():

@@ -155,7 +155,7 @@ def test_an_ag_hbn_schedule_other_than_100_plus_20_is_flagged_shortened():
 
 def test_a_post_training_fork_equals_training_the_variant_from_scratch(tmp_path, synthetic):
     import dataclasses
-    from hbn.train import fork_post_training
+    from hbn.reuse import fork_post_training
     quiet = dict(progress=False, log=lambda *_: None)
     cfg = _cfg(tmp_path / "a", model="ag-hbn", epochs=3)  # 2 joint + 1 post
     run = train(cfg, synthetic, **quiet)
@@ -182,7 +182,7 @@ def test_post_mode_changes_what_post_training_learns(tmp_path, synthetic):
 
 def test_post_training_settings_are_inert_for_models_without_a_semantic_exit():
     from hbn.runs import run_dir
-    from hbn.train import same_experiment
+    from hbn.reuse import same_experiment
     base = make_config("smoke", model="gran-hbn")
     other = make_config("smoke", model="gran-hbn", post_epochs=3, post_mode="eval")
     assert same_experiment(base, other) and run_dir(base) == run_dir(other)
