@@ -3,14 +3,15 @@
 # later session can resume them) into runs/, without weights, checkpoints or locks: config,
 # meta, metrics, exit records (test + validation), records.json and the training figure. An
 # unfinished run brings its log so far (its page says it is unfinished; resume it where it lives).
-#   scripts/collect-runs.sh /work/hbn-runs [dataset/profile-folder ...]
+#   scripts/collect-runs.sh /work/hbn-runs [dataset/profile-folder | dataset/profile-folder/run ...]
 set -euo pipefail
 src=${1:?usage: scripts/collect-runs.sh RUNS_ROOT [DATASET/PROFILE ...]}; shift
 cd "$(dirname "$0")/.."
 folders=("$@")
 [ ${#folders[@]} -gt 0 ] || folders=($(cd "$src" && ls -d */*/))
 for f in "${folders[@]}"; do
-  for run in "$src/$f"/*/; do
+  if [ -f "$src/$f/config.json" ]; then runs=("$src/$f/"); f=$(dirname "$f"); else runs=("$src/$f"/*/); fi
+  for run in "${runs[@]}"; do
     dest="runs/$f/$(basename "$run")"
     mkdir -p "$dest"
     rsync -a --exclude '*.pt' --exclude '.lock' --exclude '.records.tmp' "$run" "$dest/"
