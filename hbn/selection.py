@@ -11,6 +11,7 @@ in `hbn.targets`. Arrays `a` are `hbn.records.as_arrays` output; `b` is a 0-base
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +49,9 @@ def semantic(a: dict, b: int = 0) -> np.ndarray:
 
 
 def semantic_target(a: dict, fine_weight: float) -> np.ndarray:
-    """(N,) bools: eq. (8) on records, what AG-HBN's semantic exit is trained to say — fine
-    where w_f × (exits right at fine) > (exits right at coarse)."""
+    """(N,) bools: eq. (8) on records — fine where w_f × (exits right at fine) > (exits right
+    at coarse). Post-training computes the same rule on augmented training images (with dropout
+    when post_mode is "train"); on records it is the deterministic pass's version."""
     fine_right = (a["fine_pred"] == a["fine_true"][:, None]).sum(1)
     coarse_right = (a["coarse_pred"] == a["coarse_true"][:, None]).sum(1)
     return fine_right * fine_weight > coarse_right
@@ -66,6 +68,15 @@ def roc_auc(score, y) -> float:
         return float("nan")
     ranks = pd.Series(s).rank(method="average").to_numpy()
     return float((ranks[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def roc_auc_interval(auc: float, n1: int, n0: int, z: float = 1.96) -> tuple[float, float]:
+    """Normal-approximation interval of a ROC AUC with Hanley and McNeil's (1982) standard
+    error, for n1 positives and n0 negatives, clipped to [0, 1]."""
+    q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)
+    var = (auc * (1 - auc) + (n1 - 1) * (q1 - auc ** 2) + (n0 - 1) * (q2 - auc ** 2)) / (n1 * n0)
+    se = math.sqrt(max(var, 0.0))
+    return max(0.0, auc - z * se), min(1.0, auc + z * se)
 
 
 def oracle(a: dict, b: int) -> np.ndarray:
@@ -100,9 +111,10 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
 
 
-# What a learned selector predicts. "fine right" is issue 10's target; "no loss" is ours: an
+# What a learned selector predicts. "fine right" is the obvious target; "no loss" is ours: an
 # image whose fine answer is wrong while its coarse answer is right is the only one that costs
-# accuracy when it answers fine, so predicting that event ranks images as the oracle does.
+# accuracy when it answers fine, so a perfect "no loss" predictor keeps all-coarse accuracy up
+# to the largest specificity any rule can (it does not order the gains as the oracle does).
 LEARNED = {"fine right": "learned: fine right (ours)", "no loss": "learned: fine loses nothing (ours)"}
 
 

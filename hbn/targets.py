@@ -113,13 +113,13 @@ def choose_for_target(table: pd.DataFrame, target: float, confidence: float = 0.
     out = dict(target=target, confidence=confidence, objective=objective, chains=chains,
                min_correct=k_min, n=n, certified=bool(len(ok)))
     if not len(ok):
-        return dict(out, Th=np.nan, tau=np.nan, val_accuracy=np.nan, val_specificity=np.nan,
-                    val_mean_flops=np.nan, lower_bound=np.nan)
+        return dict(out, Th=np.nan, tau=np.nan, cal_accuracy=np.nan, cal_specificity=np.nan,
+                    cal_mean_flops=np.nan, lower_bound=np.nan)
     by, asc = {"specificity": (["specificity", "mean_flops"], [False, True]),
                "flops": (["mean_flops", "specificity"], [True, False])}[objective]
     r = ok.sort_values(by, ascending=asc, kind="stable").iloc[0]
-    return dict(out, Th=float(r["Th"]), tau=float(r["tau"]), val_accuracy=float(r["accuracy"]),
-                val_specificity=float(r["specificity"]), val_mean_flops=float(r["mean_flops"]),
+    return dict(out, Th=float(r["Th"]), tau=float(r["tau"]), cal_accuracy=float(r["accuracy"]),
+                cal_specificity=float(r["specificity"]), cal_mean_flops=float(r["mean_flops"]),
                 lower_bound=clopper_pearson_lower(int(r["correct"]), n, 1 - alpha))
 
 
@@ -127,16 +127,16 @@ def choose_for_budget(table: pd.DataFrame, budget: float) -> dict:
     """Most accurate point with mean FLOPs <= budget on these records (then most fine answers)."""
     ok = table[table["mean_flops"] <= budget]
     if not len(ok):
-        return dict(budget=budget, feasible=False, Th=np.nan, tau=np.nan, val_accuracy=np.nan,
-                    val_specificity=np.nan, val_mean_flops=np.nan)
+        return dict(budget=budget, feasible=False, Th=np.nan, tau=np.nan, cal_accuracy=np.nan,
+                    cal_specificity=np.nan, cal_mean_flops=np.nan)
     r = ok.sort_values(["accuracy", "specificity"], ascending=False, kind="stable").iloc[0]
     return dict(budget=budget, feasible=True, Th=float(r["Th"]), tau=float(r["tau"]),
-                val_accuracy=float(r["accuracy"]), val_specificity=float(r["specificity"]),
-                val_mean_flops=float(r["mean_flops"]))
+                cal_accuracy=float(r["accuracy"]), cal_specificity=float(r["specificity"]),
+                cal_mean_flops=float(r["mean_flops"]))
 
 
 def on_records(a: dict, choice: dict, branch: int | None = None, flops=None) -> dict:
-    """Accuracy, δ and mean FLOPs of a chosen (Th, τ) on other records (the test set)."""
+    """Accuracy, δ and mean FLOPs of a chosen (Th, τ) on other records (test records, or the held-out part of a split)."""
     if np.isnan(choice["tau"]):  # nothing was certified / feasible
         return dict(accuracy=np.nan, specificity=np.nan, mean_flops=np.nan)
     if branch is not None:
@@ -153,6 +153,9 @@ def split(a: dict, share: float = 0.5, seed: int = 0) -> tuple[dict, dict]:
     array cut alike. Choosing on one part and reporting on the other keeps the two exchangeable,
     which a validation split cut from another file (the training file) need not be."""
     n = len(a["fine_true"])
+    bad = sorted(k for k, v in a.items() if k != "exits" and len(v) != n)
+    if bad:
+        raise ValueError(f"per-image arrays must all have {n} rows; these do not: {', '.join(bad)}")
     if not 0 < share < 1 or not 0 < round(share * n) < n:
         raise ValueError(f"share must leave images on both sides of the split; got {share} of {n}")
     order = np.random.default_rng(seed).permutation(n)

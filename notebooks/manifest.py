@@ -11,8 +11,8 @@ from __future__ import annotations
 MODELS = ["alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn"]
 EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2], "paper": [1, 2]}  # extra Gran-HBN seeds, for intervals
 # Accuracy targets of the operating-point page, per dataset and, where training length moves
-# the accuracies, per profile: each set spans all-coarse to all-fine accuracy of that training
-# (a target out of reach is reported as not certified). And its FLOPs budgets.
+# the accuracies, per profile: each set lies between the all-fine and all-coarse accuracies of
+# that training (a target out of reach is reported as not certified). And its FLOPs budgets.
 TARGETS = {"synthetic": [0.9, 0.95, 0.98],
            "fashion-mnist": {"quick": [0.8, 0.84, 0.85, 0.86], None: [0.92, 0.93, 0.94, 0.95]},
            "cifar100": [0.5, 0.55, 0.6, 0.65]}

@@ -40,13 +40,18 @@ def test_semantic_exit_collapse_and_ranking():
     n = 400
     f = F.semantic_exit(study(sem=np.full(n, 0.9)))
     assert f.verdict == F.UNLIKE_PAPER and "δ = 1.00" in f.text and "answers fine for every image" in f.text
-    assert "ROC AUC 0.50" in f.text and "learned little beyond the majority answer" in f.text
+    assert "ROC AUC 0.500" in f.text and "no better than chance" in f.text
     # every image still answers fine at 0.5, but P(fine) is higher exactly where eq. (8) says fine
     target = S.semantic_target(arrays(), make_config("smoke", model="ag-hbn").sem_fine_weight)
     assert 0 < target.mean() < 1
     f = F.semantic_exit(study(sem=np.where(target, 0.95, 0.6)))
-    assert "ROC AUC 1.00" in f.text and "which eq. (12)'s cut at 0.5 does not use" in f.text
+    assert "ROC AUC 1.000" in f.text and "better than chance" in f.text
+    assert "which eq. (12)'s cut at 0.5 does not use" in f.text
     assert f"says fine for {target.mean():.2f}" in f.text
+    f = F.semantic_exit(study(sem=np.where(target, 0.6, 0.95)))  # ranks the wrong way round
+    assert "ROC AUC 0.000" in f.text and "worse than chance" in f.text
+    one_coarse = np.where(np.arange(n) == 0, 0.2, 0.9)
+    assert "answers coarse for only 0.2% of them" in F.semantic_exit(study(sem=one_coarse)).text
     mixed = np.where(np.arange(n) < 300, 0.8, 0.2)  # 3 in 4 answer fine: the authors' point
     f = F.semantic_exit(study(sem=mixed))
     assert f.verdict == F.AS_PAPER and "δ = 0.75" in f.text and "mixes" in f.text
@@ -100,7 +105,7 @@ def test_table_is_a_numbered_myst_table_without_index():
 
 def test_selectors_finding_needs_validation_records_and_compares_with_tau(monkeypatch):
     f = F.selectors(study())  # run folder "g" holds no validation records
-    assert f.verdict == F.BEYOND and "Not computed" in f.text and "python -m hbn evaluate g" in f.text
+    assert f.verdict == F.BEYOND and "Not computed" in f.text and "python -m hbn evaluate <run dir>" in f.text
     import hbn.records
     a = arrays(n=600, seed=3)
     a.update(fine_maxprob=np.exp(-a["fine_entropy"]), coarse_maxprob=np.exp(-a["coarse_entropy"]))
@@ -109,4 +114,11 @@ def test_selectors_finding_needs_validation_records_and_compares_with_tau(monkey
     f = F.selectors(study(gran=a))
     for name in (S.PAPER_TAU, "oracle (bound)", *S.LEARNED.values()):
         assert name in f.text
-    assert re.search(r"is (level with τ|above τ by \+|below τ by -)", f.text)
+    assert "seeds 0 (test set" in f.text and "one seed: no interval" in f.text
+    three = {}
+    for seed in range(3):
+        g = arrays(n=600, seed=10 + seed)
+        g.update(fine_maxprob=np.exp(-g["fine_entropy"]), coarse_maxprob=np.exp(-g["coarse_entropy"]))
+        three[("gran-hbn", seed)] = Run(make_config("smoke", model="gran-hbn", seed=seed), Path("g"), None, g)
+    f = F.selectors(Study("synthetic", "smoke", three))
+    assert "seeds 0, 1, 2 (test set" in f.text and "95% interval over seeds" in f.text
