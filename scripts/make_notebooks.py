@@ -982,7 +982,7 @@ def verdict(g):
             "does not beat the τ rule with confidence")
     ci = f" (95% interval over seeds {lo:+.4f} to {hi:+.4f})" if np.isfinite(lo) else " (one seed: no interval)"
     return (f"{word}: its area under the curve differs from τ's by {m:+.4f} on average over "
-            f"{len(per_seed)} seeds and the branches{ci}; it is larger in {int((g['auc'] > 0).sum())} of "
+            f"{len(per_seed)} seed{'s' if len(per_seed) != 1 else ''} and the branches{ci}; it is larger in {int((g['auc'] > 0).sum())} of "
             f"{len(g)} seed–branch pairs and keeps {per_seed['specificity_kept'].mean():+.3f} specificity "
             f"at all-coarse accuracy − 0.5 pt")
 
