@@ -1,6 +1,6 @@
 # One entry point. `make book` (main job) and `make test` each do their own set-up.
 PY := .venv/bin/python
-PROFILE ?= quick
+PROFILE ?= standard
 DATASET ?=
 
 .PHONY: book test train-all data venv clean-build

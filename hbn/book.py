@@ -27,7 +27,7 @@ from .variants import RUN_FIELDS, route_overrides, variant_name
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-PUBLISHED = "quick"  # the profile whose pages the committed top-level _toc.yml lists
+PUBLISHED = "standard"  # the profile whose pages the committed top-level _toc.yml lists
 
 
 def output_dir(profile: str, variant: str = "", references: bool = False) -> Path:
@@ -50,7 +50,7 @@ def notebook_data_dir(data_dir: str = "", page_dir: Path | None = None) -> str:
     given = data_dir or os.environ.get("HBN_DATA", "")
     if given:
         return str(Path(given).resolve())
-    return os.path.relpath(ROOT / "data", page_dir or ROOT / "book" / "quick")
+    return os.path.relpath(ROOT / "data", page_dir or output_dir(PUBLISHED))
 
 
 def manifest(profile: str, dataset: str, data_dir: str = "", page_dir: Path | None = None,
@@ -238,7 +238,7 @@ def execute(items, out: Path, force: bool = False, retrain: bool = False, log=pr
     return done
 
 
-def build(profile: str = "quick", dataset: str | None = None, force: bool = False,
+def build(profile: str = PUBLISHED, dataset: str | None = None, force: bool = False,
           data_dir: str = "", skip_build: bool = False, sets: dict | None = None,
           references: bool = False, retrain: bool = False, runs_root: str = "") -> int:
     t0 = time.time()

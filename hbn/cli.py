@@ -203,7 +203,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("book", help="execute the notebooks (papermill) and build the book")
-    p.add_argument("--profile", choices=list(PROFILES), default="quick")
+    p.add_argument("--profile", choices=list(PROFILES), default="standard",
+                   help="default: standard, the published book (quick: the shortened one)")
     p.add_argument("--dataset", choices=DATASETS, default=None)
     p.add_argument("--data-dir", default=os.environ.get("HBN_DATA", ""))
     p.add_argument("--force", action="store_true", help="re-execute up-to-date notebooks too "

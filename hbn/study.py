@@ -234,6 +234,23 @@ def training_cost(study: Study) -> pd.DataFrame:
         rows.append({"model": MODEL_TITLES[model], "seed": seed, "epochs": len(ep),
                      "training minutes": seconds / 60, "images/s": images / seconds if seconds else np.nan,
                      "precision": run.meta.get("precision", "fp32"), "device": run.meta.get("device", "?"),
-                     "threads": run.meta.get("threads"),
-                     "note": f"forked at epoch {forked}" if forked else ""})
+                     "threads": _threads(run.meta),
+                     "note": "; ".join(_notes(run.meta, forked))})
     return pd.DataFrame(rows)
+
+
+def _threads(meta: dict):
+    """The run's CPU threads, or how they changed where it was resumed ('1, 2 after epoch 9')."""
+    threads = meta.get("threads")
+    changes = []
+    for r in meta.get("resumed", []):
+        if r.get("threads") not in (None, threads):
+            threads = r["threads"]
+            changes.append(f"{threads} after epoch {r.get('at_epoch', '?')}")
+    return ", ".join([str(meta.get("threads"))] + changes) if changes else meta.get("threads")
+
+
+def _notes(meta: dict, forked: int) -> list[str]:
+    notes = [f"forked at epoch {forked}"] if forked else []
+    at = [str(r.get("at_epoch", "?")) for r in meta.get("resumed", [])]
+    return notes + ([f"resumed after epoch {', '.join(at)}"] if at else [])

@@ -140,6 +140,20 @@ def test_toc_has_the_parts_in_reading_order_and_refuses_unplaced_pages(tmp_path,
         write_toc("quick", pages + [tmp_path / "book" / "quick" / "new-page.ipynb"])
 
 
+def test_committed_toc_is_the_published_profiles_and_names_committed_pages():
+    """`make book` renders the committed top-level _toc.yml: it must be the published profile's
+    (hbn.book.PUBLISHED, the Makefile's default) and every page it names must be committed."""
+    from hbn import book
+    root = NOTEBOOKS.parent
+    toc = (root / "_toc.yml").read_text()
+    assert f"root: book/{book.PUBLISHED}/index\n" in toc
+    assert re.search(r"^PROFILE \?= (\S+)$", (root / "Makefile").read_text(), re.M)[1] == book.PUBLISHED
+    files = re.findall(r"(?:file|root): (\S+)", toc)
+    missing = [f for f in files if not any((root / f).with_suffix(x).exists() for x in (".md", ".ipynb"))]
+    assert not missing, f"_toc.yml names pages that are not in the repository: {missing}"
+    assert all(f.startswith((f"book/{book.PUBLISHED}/", "docs/")) for f in files)  # one profile
+
+
 def test_book_extension_removes_parameter_injected_and_check_cells():
     import importlib.util
     spec = importlib.util.spec_from_file_location("hbn_cells", NOTEBOOKS.parent / "docs" / "_ext" / "hbn_cells.py")

@@ -64,3 +64,7 @@ def test_training_cost_sums_the_logged_training_time():
     fork = Run(make_config("smoke", model="ag-hbn"), Path("f"), None, {}, metrics, {"forked_at_epoch": 2})
     f = training_cost(Study("synthetic", "smoke", {("ag-hbn", 0): fork})).iloc[0]
     assert f["epochs"] == 1 and f["training minutes"] == 1.0 and f["note"] == "forked at epoch 2"
+    resumed = {"threads": 1, "resumed": [{"at_epoch": 4, "threads": 1}, {"at_epoch": 9, "threads": 2}]}
+    r = training_cost(Study("synthetic", "smoke", {("gran-hbn", 2): Run(
+        make_config("smoke", model="gran-hbn"), Path("r"), None, {}, metrics, resumed)})).iloc[0]
+    assert r["threads"] == "1, 2 after epoch 9" and r["note"] == "resumed after epoch 4, 9"
