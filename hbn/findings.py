@@ -213,19 +213,33 @@ def selectors(study: Study) -> Finding:
     rules = [c for c in auc if c not in (S.PAPER_TAU, "oracle (bound)")]
     best = auc[rules].mean().idxmax()
     m, lo, hi = interval(auc[best] - auc[S.PAPER_TAU])
+    span = f"95% interval over seeds {_signed(lo)} to {_signed(hi)}"
     if np.isfinite(lo):
-        against = (f"above τ by {m:+.4f} (95% interval over seeds {lo:+.4f} to {hi:+.4f})" if lo > 0 else
-                   f"below τ by {m:+.4f} (95% interval over seeds {lo:+.4f} to {hi:+.4f})" if hi < 0 else
-                   f"not distinguishable from τ: {m:+.4f}, 95% interval over seeds {lo:+.4f} to {hi:+.4f}")
+        against = (f"above τ by {_signed(m)} ({span})" if lo > 0 else
+                   f"below τ by {_signed(m)} ({span})" if hi < 0 else
+                   f"not distinguishable from τ: {_signed(m)}, {span}")
     else:
-        against = f"{m:+.4f} against τ (one seed: no interval)"
+        against = f"{_signed(m)} against τ (one seed: no interval)"
+    learned = []
+    for name in [c for c in rules if c.startswith("learned")]:
+        d = auc[name] - auc[S.PAPER_TAU]
+        lm, llo, lhi = interval(d)
+        ci = f", 95% interval {_signed(llo)} to {_signed(lhi)}" if np.isfinite(llo) else ""
+        learned.append(f"{name} {_signed(lm)}{ci}, above τ in {int((d > 0).sum())} of {len(d)} seeds")
     listed = "; ".join(f"{k} {v:.4f}" for k, v in auc.mean().sort_values(ascending=False).items())
     return Finding(
         "selectors", "Learned granularity selectors", BEYOND,
         f"Area under the accuracy–specificity curve, mean over branches and Gran-HBN seeds "
         f"{', '.join(map(str, auc.index))} (test set, per image; learned selectors fitted on "
         f"validation records): {listed}. The rule other than τ with the largest mean on test, "
-        f"{best}, is {against}. See {{numref}}`tbl-op-auc` and {{numref}}`tbl-op-learned`.")
+        f"{best}, is {against}. Against τ, the learned selectors: {'; '.join(learned)}. "
+        f"See {{numref}}`tbl-op-auc` and {{numref}}`tbl-op-learned`.")
+
+
+def _signed(x: float) -> str:
+    """A small signed difference: 4 decimals, or 2 significant digits where those would read
+    as ±0.0000."""
+    return f"{x:+.4f}" if not np.isfinite(x) or abs(x) >= 5e-5 else f"{x:+.1e}"
 
 
 def exit_cost(flops: dict, title: str) -> Finding:

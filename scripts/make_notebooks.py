@@ -202,12 +202,27 @@ CIFAR-100 numbers are shown beside ours for orientation only: the datasets diffe
            "τ), [Fig. 4 and Table I](04-comparison.ipynb) (the five models compared) and "
            "[Fig. 5](05-entropy.ipynb) (entropies per branch).\n"
            "- [Beyond the paper](06-beyond-the-paper.ipynb): per-image routing, the oracle gap, "
-           "dynamic exits, several seeds and measured latency.\n"
+           "dynamic exits, several seeds and measured latency; [choosing the operating "
+           "point](07-operating-point.ipynb) from calibration data, with a guarantee checked on "
+           "held-out test images.\n"
            "- [Methods](methods.ipynb): the models, the data and its class hierarchy, the exit "
            "rules, and the decisions we took where the paper is silent.\n"
            "- Appendix: the [evaluation](02-evaluate.ipynb) (test accuracy of every exit) and one "
            "page per training run, the [design notes](../../docs/design.md) and the "
-           "[references](../../docs/references.md).\n\n"
+           "[references](../../docs/references.md)."),
+    ("hidden", '''from pathlib import Path
+more = []
+if Path("schedule.ipynb").exists():  # executed before this page when the profile has one
+    more.append("- {doc}`schedule`: the validation curves that chose this profile's training "
+                "length, beside the paper's optimiser on the same data.")
+if profile == "standard":
+    more.append("- A second, shortened book (the `quick` profile: 4 epochs on 12,000 images) is "
+                "built with `make book PROFILE=quick`; its numbers never enter this one.")
+elif profile == "quick":
+    more.append("- This is the shortened book. The published one, trained to the `standard` "
+                "profile, is built with `make book`; their numbers never mix.")
+glue("reading_more", Markdown("\\n".join(more) or "&nbsp;"))'''),
+    ("md", "```{glue:md} reading_more\n:format: myst\n```\n\n"
            "Code is folded away: click *Show code cell source* to see how a table or figure was made."),
     ("md", "## The runs behind this book"),
     ("code", '''from hbn.tables import key_value
