@@ -20,14 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-from .config import RunConfig, make_config
+from .config import PUBLISHED, RunConfig, make_config
 from .data import resolve_dataset
 from .toc import write_toc
 from .variants import RUN_FIELDS, route_overrides, variant_name
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-PUBLISHED = "standard"  # the profile whose pages the committed top-level _toc.yml lists
 
 
 def output_dir(profile: str, variant: str = "", references: bool = False) -> Path:

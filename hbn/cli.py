@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import DATASETS, MODELS, PROFILES, RunConfig, make_config
+from .config import DATASETS, MODELS, PROFILES, PUBLISHED, RunConfig, make_config
 
 # Authors' per-exit FLOPs (thop, batch 1, CIFAR-100; DESIGN.md §2), in MFLOPs.
 REFERENCE_MFLOPS = {"alexnet": [96.45], "b-alexnet": [31.70, 75.63, 135.81],
@@ -203,8 +203,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("book", help="execute the notebooks (papermill) and build the book")
-    p.add_argument("--profile", choices=list(PROFILES), default="standard",
-                   help="default: standard, the published book (quick: the shortened one)")
+    p.add_argument("--profile", choices=list(PROFILES), default=PUBLISHED,
+                   help=f"default: {PUBLISHED}, the published book")
     p.add_argument("--dataset", choices=DATASETS, default=None)
     p.add_argument("--data-dir", default=os.environ.get("HBN_DATA", ""))
     p.add_argument("--force", action="store_true", help="re-execute up-to-date notebooks too "

@@ -40,6 +40,7 @@ PROFILES: dict[str, dict] = {
     # Table I exactly: 120 epochs; AG-HBN 100 joint + 20 post-training epochs.
     "paper": dict(dataset="cifar100", epochs=120, post_epochs=20, width=1.0, train_subset=0),
 }
+PUBLISHED = "standard"  # the profile `make book` publishes (the committed top-level _toc.yml)
 
 
 @dataclass(frozen=True)
