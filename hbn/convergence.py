@@ -80,8 +80,8 @@ def plot(df: pd.DataFrame, caption: str, save_to=None, name: str = "schedule-cho
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncols=3, frameon=False)
-    import textwrap
-    fig.suptitle(textwrap.fill(caption, 110))  # long captions (every departure named) wrap
+    from .plots import suptitle
+    suptitle(fig, caption)
     fig.tight_layout(rect=(0, 0.16, 1, 1))
     if save_to is not None:
         from pathlib import Path

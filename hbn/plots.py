@@ -7,6 +7,7 @@ page's rendered width (about 800 px); one legend per figure, below the panels; a
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -22,8 +23,17 @@ sns.set_theme(style="whitegrid", context="notebook",
 WIDTH = 9.0  # inches
 
 
+def suptitle(fig, text: str, **kwargs):
+    """The figure's title, each line wrapped at the figure's width: a caption that names every
+    departure from the paper's protocol would otherwise widen the saved PNG (bbox "tight") and
+    shrink its panels on the page."""
+    size = kwargs.get("fontsize", plt.rcParams["figure.titlesize"])
+    width = int(fig.get_figwidth() * 72 / (0.6 * size))  # characters per line (~0.6 em each)
+    fig.suptitle("\n".join(textwrap.fill(line, width) for line in text.split("\n")), **kwargs)
+
+
 def _finish(fig, title: str, save_to: Path | None, name: str):
-    fig.suptitle(title)
+    suptitle(fig, title)
     fig.tight_layout()
     if save_to is not None:
         fig.savefig(Path(save_to) / f"{name}.png", dpi=110, bbox_inches="tight")
@@ -44,7 +54,7 @@ def _legend_below(fig, axes, ncol: int = 3):
 def _finish_below(fig, axes, title: str, save_to, name: str, ncol: int = 3):
     """`_finish` with one legend under the panels (room made for it)."""
     n = _legend_below(fig, axes, ncol)
-    fig.suptitle(title)
+    suptitle(fig, title)
     rows = -(-n // ncol)
     fig.tight_layout(rect=(0, 0.045 * rows + 0.02 * (rows > 0) + 0.03, 1, 1))
     if save_to is not None:
@@ -193,8 +203,8 @@ def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", batch_si
     handles = [plt.Line2D([], [], marker="s", ls="", ms=10, color=colours[g], label=f"{g} head")
                for g in colours]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=13)
-    fig.suptitle(f"Fig. 5 — fine and coarse classification entropies per branch\n{caption}",
-                 fontsize=13)
+    suptitle(fig, f"Fig. 5 — fine and coarse classification entropies per branch\n{caption}",
+             fontsize=13)
     if save_to is not None:
         fig.savefig(Path(save_to) / f"{name}.png", dpi=110)
     return fig
