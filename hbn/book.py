@@ -20,8 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+from . import runs
 from .config import PUBLISHED, RunConfig, make_config
 from .data import resolve_dataset
+from .study import RUNNER_ENV
 from .toc import write_toc
 from .variants import RUN_FIELDS, route_overrides, variant_name
 
@@ -161,26 +163,24 @@ def notebook_error(path: Path) -> str:
     return "(no exception recorded in the notebook)"
 
 
-def set_aside(cfg: RunConfig, log=print) -> None:
-    """Move a run folder to '<folder>.previous' (replacing an older one) so it trains afresh:
-    an explicit retrain loses nothing until it has finished."""
-    import shutil
-    from .runs import run_dir
-    run = run_dir(cfg)
-    if run.exists():
-        old = run.with_name(run.name + ".previous")
-        if old.exists():
-            shutil.rmtree(old)
-        run.rename(old)
-        log(f"retrain: {run} set aside as {old.name}")
-
-
 def _shown(path: Path) -> str:
     """A path as printed: relative to the repository when inside it."""
     try:
         return str(Path(path).relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+def check_items(items, out: Path) -> None:
+    """Every page's parameters checked before any page runs: the run configurations of training
+    pages and of the runs each study page reads, and the analysis values (hbn.notebook)."""
+    from .notebook import check_values
+    for _src, name, params in items:
+        check_values(params, name)
+        if "models" in params:
+            study_configs(out, params)
+        else:
+            train_config(out, params)
 
 
 def execute(items, out: Path, force: bool = False, retrain: bool = False, log=print) -> list[Path]:
@@ -194,7 +194,7 @@ def execute(items, out: Path, force: bool = False, retrain: bool = False, log=pr
         trains = "models" not in params
         if trains:
             if retrain:
-                set_aside(train_config(out, params), log)
+                runs.set_aside(runs.run_dir(train_config(out, params)), log)
             ready = finished(train_config(out, params))
             sig = signature(source, params)
         else:
@@ -212,21 +212,28 @@ def execute(items, out: Path, force: bool = False, retrain: bool = False, log=pr
         log(f"[{i}/{len(items)}] executing {src} -> {_shown(target)} {params}")
         t0 = time.time()
         tmp = target.with_suffix(".running.ipynb")
+        os.environ[RUNNER_ENV] = "1"  # the page's kernel inherits it: it may write figures/
         try:  # executes into a temporary file: a failure never destroys the last good copy
             pm.execute_notebook(str(source), str(tmp), parameters=params, cwd=str(out),
                                 kernel_name="python3", progress_bar=False, log_output=True)
         except Exception as e:
             raise RuntimeError(f"notebook {src} failed; the partial output is in {tmp}, the "
                                f"previous copy is untouched. Its error:\n{notebook_error(tmp)}") from e
+        finally:
+            os.environ.pop(RUNNER_ENV, None)
         nb = nbformat.read(tmp, as_version=4)
         for cell in nb.cells:  # papermill's injected parameters: run, never shown
             tags = cell.metadata.get("tags", [])
             if "injected-parameters" in tags and "remove-cell" not in tags:
                 cell.metadata["tags"] = [*tags, "remove-cell"]
+        root = Path(os.path.relpath(ROOT, out)).as_posix()
         for cell in nb.cells:  # "{model}" in a heading becomes the run's model, and so on
             if cell.cell_type == "markdown":
                 for key, value in params.items():
                     cell.source = cell.source.replace("{" + key + "}", str(value))
+                # Links to the repository's own pages (docs/...) are written from book/<profile>/:
+                # a variant page sits deeper (book/variants/<name>/), so re-root them.
+                cell.source = cell.source.replace("](../../", f"]({root}/")
         if not trains:  # the page may have written records of its own: sign what it read
             sig = signature(source, params, inputs_digest(out, params))
         nb.metadata["hbn"] = {"signature": sig, "params": params, "seconds": round(time.time() - t0, 1)}
@@ -254,6 +261,7 @@ def build(profile: str = PUBLISHED, dataset: str | None = None, force: bool = Fa
     items = route_overrides(items, sets)
     print(f"book: profile {profile}, dataset {name}"
           + (f", variant {variant} ({sets}) -> {_shown(out)}" if variant else ""))
+    check_items(items, out)  # bad values fail here, before any page trains
     pages = execute(items, out, force=force or retrain, retrain=retrain)
     if references or skip_build:
         print(f"notebooks executed in {time.time() - t0:.0f} s (no book build)")

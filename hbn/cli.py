@@ -74,12 +74,14 @@ def _dataset(args) -> str:
 
 def cmd_train(args) -> int:
     from .evaluate import accuracy_table, evaluate
+    from .records import load_records as stored_records
+    from .runs import finished_folder
     from .train import train
     cfg = _config_from(args, args.model, "synthetic")  # validate names/values before any work
     cfg = _config_from(args, args.model, _dataset(args))
     t0 = time.time()
-    run = train(cfg, resume=args.resume, progress=not args.no_progress)
-    df = evaluate(run, device=cfg.device)
+    run = train(cfg, resume=args.resume, progress=not args.no_progress, retrain=args.retrain)
+    df = stored_records(run) if finished_folder(run) else evaluate(run, device=cfg.device)
     print(f"\n{cfg.model} on {cfg.dataset} ({cfg.profile} profile{', SHORTENED' if cfg.shortened else ''}), "
           f"wall {time.time() - t0:.0f} s; test accuracy:\n{accuracy_table(df).round(4).to_string()}")
     return 0
@@ -93,8 +95,7 @@ def cmd_train_all(args) -> int:
         _config_from(args, m, "synthetic")  # fail fast on bad names/values
     dataset = _dataset(args)
     common = ["--profile", args.profile, "--dataset", dataset, *_overrides(args)]
-    if args.resume:
-        common.append("--resume")
+    common += ["--resume"] * args.resume + ["--retrain"] * args.retrain
     concurrent = (torch.cuda.is_available() and (args.device or "auto") in ("auto", "cuda")
                   and not args.sequential)
     t0, walls = time.time(), {}
@@ -117,11 +118,23 @@ def cmd_train_all(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    """Records of a run: written once after training; a finished run's are shown (and checked
+    against its weights where the folder has them), never rewritten."""
     from .evaluate import accuracy_table, evaluate
-    from .runs import load_config
-    cfg = load_config(args.run_dir)
-    df = evaluate(args.run_dir, device=args.device)
-    print(f"{cfg.model} on {cfg.dataset} ({cfg.profile} profile); test accuracy:")
+    from .records import load_records
+    from .runs import finished_folder, load_config
+    run = args.run_dir
+    cfg = load_config(run)
+    if finished_folder(run) and not (run / "model.pt").exists():
+        df = load_records(run)
+        note = ("from its stored records (its weights are not in the folder: they are never "
+                "committed; nothing was re-computed or written)")
+    else:
+        df = evaluate(run, device=args.device)
+        note = ("its stored records, checked against a fresh evaluation of model.pt (nothing was "
+                "written)" if finished_folder(run) else "")
+    print(f"{cfg.model} on {cfg.dataset} ({cfg.profile} profile); test accuracy"
+          f"{', ' + note if note else ''}:")
     print(accuracy_table(df).round(4).to_string())
     return 0
 
@@ -146,6 +159,8 @@ def _yaml_value(text: str):
         value = yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise ValueError(f"--set value {text!r} is not valid YAML ({e})") from e
+    if isinstance(value, (int, float)) and ":" in text:  # YAML 1.1 reads 0:1:0.5 as base 60
+        return text.strip()
     if isinstance(value, str):  # YAML 1.1 reads 1e-3 as a string
         try:
             return float(value)
@@ -172,7 +187,10 @@ def _add_run_options(p, model: bool = True):
         else:
             conv = {"int": int, "float": _number, "float | None": _number}.get(kind, str)
             p.add_argument(flag, type=conv, default=None, help=help_)
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint "
+                   "(a finished run: nothing to do)")
+    p.add_argument("--retrain", action="store_true", help="re-make a run from scratch; its old "
+                   "folder is kept as <run>.previous")
 
 
 def _number(text: str) -> float:
@@ -183,11 +201,18 @@ def _number(text: str) -> float:
     return value
 
 
+def _width(text: str) -> float:
+    value = _number(text)
+    if not 0 < value <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r}: the width must be > 0 and <= 64")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m hbn", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("models", help="parameters and per-exit FLOPs of the five models")
-    p.add_argument("--width", type=float, default=1.0)
+    p.add_argument("--width", type=_width, default=1.0, help="channel multiplier (0, 64]")
     p.set_defaults(func=cmd_models)
     p = sub.add_parser("train", help="train one model, then evaluate it on the test set")
     _add_run_options(p)

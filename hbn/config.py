@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 MODELS = ("alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn")
-DATASETS = ("cifar100", "fashion-mnist", "synthetic")
+DATASETS = ("cifar100", "fashion-mnist", "tiny-imagenet-100", "synthetic")
 SCHEDULES = ("constant", "cosine")
 POST_MODES = ("train", "eval")
 

@@ -1,7 +1,8 @@
 """Datasets as uint8 tensors on the training device, with on-device augmentation.
 
 Registry: `cifar100` (the paper's data, official python pickles: fine AND coarse labels),
-`fashion-mnist` (official idx files, DESIGN.md §1 hierarchy, padded to 32x32) and `synthetic`
+`fashion-mnist` (official idx files, DESIGN.md §1 hierarchy, padded to 32x32),
+`tiny-imagenet-100` (Tiny ImageNet 100/20, CIFAR-100-shaped: hbn.tinyimagenet) and `synthetic`
 (a procedural two-level set for tests). Train/validation split with a fixed seed.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 SPLIT_SEED = 20240229  # fixed: every model and seed sees the same train/validation split
 # What figures and tables call each dataset.
 TITLES = {"cifar100": "CIFAR-100", "fashion-mnist": "Fashion-MNIST",
+          "tiny-imagenet-100": "Tiny ImageNet 100/20",
           "synthetic": "synthetic (procedural, not real data)"}
 
 
@@ -229,6 +231,20 @@ def load_fashion_mnist(root: Path, download: bool = True) -> Dataset:
                    mean=mean, std=std)
 
 
+# --- Tiny ImageNet 100/20 (hbn.tinyimagenet) ---------------------------------------------
+
+def load_tiny_imagenet(root: Path, download: bool = True, per_class=None) -> Dataset:
+    from . import tinyimagenet as tin
+    a = tin.load_arrays(root, download, per_class or tin.PER_CLASS)
+    h = hier.TINY_IMAGENET
+    lookup = h.fine_to_coarse()
+    train, val = _split_train(a["train_images"], a["train_fine"], lookup[a["train_fine"]],
+                              n_val=len(a["train_fine"]) // 10)  # 45,000 / 5,000
+    mean, std = _stats(train.images)  # the training split's own statistics (DESIGN.md §1)
+    test = Split(a["test_images"], a["test_fine"], lookup[a["test_fine"]])
+    return Dataset("tiny-imagenet-100", TITLES["tiny-imagenet-100"], h, train, val, test, mean, std)
+
+
 # --- synthetic ---------------------------------------------------------------------------
 
 def load_synthetic(n_train: int = 1800, n_val: int = 360, n_test: int = 720,
@@ -272,7 +288,8 @@ def _stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
     return tuple(x.mean((0, 2, 3)).tolist()), tuple(x.std((0, 2, 3)).tolist())
 
 
-LOADERS = {"cifar100": load_cifar100, "fashion-mnist": load_fashion_mnist}
+LOADERS = {"cifar100": load_cifar100, "fashion-mnist": load_fashion_mnist,
+           "tiny-imagenet-100": load_tiny_imagenet}
 
 
 def load_dataset(name: str, data_dir=None, download: bool = True) -> Dataset:
@@ -280,7 +297,7 @@ def load_dataset(name: str, data_dir=None, download: bool = True) -> Dataset:
     if name == "synthetic":
         return load_synthetic()
     if name not in LOADERS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of cifar100, fashion-mnist, synthetic")
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join([*LOADERS, 'synthetic'])}")
     root = default_data_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
     return LOADERS[name](root, download)

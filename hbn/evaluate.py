@@ -7,6 +7,7 @@ in config.json. The records are checked before they are written (atomically), an
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -18,7 +19,7 @@ from .data import Dataset, load_dataset
 from .device import resolve_device
 from .lock import run_lock
 from .records import (RECORDS_FILE, SIDECAR, RecordsError, check_records, exit_records,
-                      records_file, save_records)
+                      load_records, records_file, save_records)
 from .train import build_model
 
 
@@ -31,8 +32,7 @@ def evaluate(run: Path, ds: Dataset | None = None, device: str = "auto") -> pd.D
         cfg = runs.load_config(run)
         weights = run / "model.pt"
         if not weights.exists():
-            raise FileNotFoundError(f"{run} has no model.pt: the run did not finish; continue it "
-                                    f"with `{runs.train_command(cfg, run)}`")
+            raise FileNotFoundError(no_weights(run, cfg))
         state = runs.load_checkpoint(weights)
         identity.check_weights(state, cfg, weights)
         ds = ds or load_dataset(cfg.dataset, cfg.data_dir or None)
@@ -48,12 +48,15 @@ def evaluate(run: Path, ds: Dataset | None = None, device: str = "auto") -> pd.D
                           "train the run again, with a smaller --lr")
         except RecordsError as e:
             raise RecordsError(f"{e}; nothing was written") from e
-        path = _save_atomic(df, run)
         # Validation records (the split training held out), from the same pass code: the
         # operating point is chosen on them (hbn.selection), never on the test set.
         val = exit_records(model, ds.val, ds, cfg.eval_batch_size)
         check_records(val, f"the validation records computed from {weights}",
                       {**expect, "images": len(ds.val)})
+        if runs.finished_folder(run):  # a finished run is never rewritten: verify it instead
+            _verify(run, {"test": df, "val": val}, weights)
+            return df
+        path = _save_atomic(df, run)
         _save_atomic(val, run, split="val")
         runs.write_json(run / SIDECAR, {
             "records": RECORDS_FILE, "records_sha256": identity.file_sha256(path),
@@ -61,6 +64,30 @@ def evaluate(run: Path, ds: Dataset | None = None, device: str = "auto") -> pd.D
             "config_digest": identity.config_digest(state["config"]), "config": state["config"],
             **expect})
     return df
+
+
+def no_weights(run: Path, cfg) -> str:
+    """Why `run` cannot be evaluated without model.pt, and a way on that overwrites nothing."""
+    if runs.finished_folder(run):
+        return (f"{run} holds a finished run whose weights are not in the folder (weights are never "
+                f"committed); its stored test records are what `python -m hbn evaluate` shows. To "
+                f"re-make the weights, train the same run into another folder: "
+                f"`{runs.train_command(dataclasses.replace(cfg, out_dir='/tmp/hbn-runs'), resume=False)}`")
+    return (f"{run} has no model.pt: the run did not finish; continue it with "
+            f"`{runs.train_command(cfg, run)}`")
+
+
+def _verify(run: Path, fresh: dict, weights: Path) -> None:
+    """Raise unless the stored records of a finished run are what its weights give now."""
+    for split, df in fresh.items():
+        try:
+            stored = load_records(run, split)
+        except FileNotFoundError:
+            continue  # (runs evaluated before validation records existed)
+        if not stored.reset_index(drop=True).equals(df.reset_index(drop=True)):
+            raise RecordsError(f"the stored {records_file(split)} of {run} differs from a fresh "
+                               f"evaluation of {weights}; nothing was written. If the weights are "
+                               f"right, re-make the run with `--retrain`")
 
 
 def _save_atomic(df: pd.DataFrame, run: Path, split: str = "test") -> Path:

@@ -122,10 +122,65 @@ def parse_grid(spec, default) -> np.ndarray:
         if not step > 0 or stop < start:
             raise ValueError(f"grid {spec!r}: step must be > 0 and stop >= start")
         return np.round(np.arange(start, stop + step / 2, step), 10)
+    if not isinstance(spec, (list, tuple, np.ndarray)):
+        raise ValueError(f"grid {spec!r}: write start:stop:step (e.g. 0:1:0.01) or a list of values")
     values = np.asarray(list(spec), dtype=float)
     if values.ndim != 1 or not len(values) or np.isnan(values).any():
         raise ValueError(f"grid {spec!r}: give a non-empty list of numbers")
     return np.sort(values)
+
+
+def _whole(v) -> bool:
+    import numbers
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _shares(v) -> bool:
+    return isinstance(v, (list, tuple)) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x <= 1 for x in v)
+
+
+# What each analysis parameter of the pages must hold (RunConfig fields check themselves).
+_VALUE_RULES = {
+    "decision_batch": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
+    "wide_points": (lambda v: _whole(v) and v >= 2, "a whole number >= 2"),
+    "dynamic_taus": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
+    "latency_repeats": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
+    "fig5_batch": (lambda v: _whole(v) and v >= 1, "a whole number >= 1"),
+    "batch_sizes": (lambda v: isinstance(v, (list, tuple)) and v and all(_whole(x) and x >= 1 for x in v),
+                    "a non-empty list of whole numbers >= 1"),
+    "seeds": (lambda v: isinstance(v, (list, tuple)) and v and all(_whole(x) and x >= 0 for x in v),
+              "a non-empty list of whole numbers >= 0"),
+    "targets": (lambda v: _shares(v) and v, "a non-empty list of shares in (0, 1]"),
+    "flops_budgets": (lambda v: _shares(v) and v, "a non-empty list of shares in (0, 1]"),
+    "confidence": (lambda v: isinstance(v, float) and 0 < v < 1, "a number strictly between 0 and 1"),
+    "calibrate_on": (lambda v: isinstance(v, (list, tuple)) and v and set(v) <= {"validation", "test half"},
+                     'a non-empty list of "validation" and/or "test half"'),
+    "thresholds": (lambda v: v is None or (isinstance(v, (list, tuple)) and v and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in v)),
+                   "None or a non-empty list of entropies >= 0 (nats)"),
+}
+
+
+def check_values(params: dict, page: str = "the page") -> None:
+    """Raise ValueError naming every analysis parameter of `params` whose value is not allowed
+    (models and the τ grid included): the runner calls it for every page before any work."""
+    from .config import MODELS
+    problems = []
+    for name, value in params.items():
+        if name in _VALUE_RULES and not _VALUE_RULES[name][0](value):
+            problems.append(f"{name} must be {_VALUE_RULES[name][1]}, got {value!r}")
+    models = params.get("models")
+    if models is not None and (isinstance(models, str) or not models
+                               or any(m not in MODELS for m in models)):
+        problems.append(f"models must name some of {', '.join(MODELS)}, got {models!r}")
+    if "tau_grid" in params:
+        try:
+            parse_grid(params["tau_grid"], [0.0])
+        except (ValueError, TypeError) as e:
+            problems.append(f"tau_grid: {e}")
+    if problems:
+        raise ValueError(f"bad parameter(s) for {page}: " + "; ".join(problems))
 
 
 # --- provenance -----------------------------------------------------------------------------------

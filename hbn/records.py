@@ -105,7 +105,17 @@ INT_COLUMNS = ("image", "exit", "fine_true", "coarse_true", "fine_pred", "fine_p
 FLOAT_COLUMNS = ("fine_entropy", "coarse_entropy", "fine_maxprob", "coarse_maxprob", "sem_prob_fine")
 SIDECAR = "records.json"  # written by hbn.evaluate: digests of the weights and of these records
 # A complete test pass, for records written before records.json existed: (images, hierarchy).
-_DATASET_TEST_IMAGES = {"cifar100": 10_000, "fashion-mnist": 10_000}
+_DATASET_TEST_IMAGES = {"cifar100": 10_000, "fashion-mnist": 10_000, "tiny-imagenet-100": 5_000}
+
+
+def remake_hint(run: Path) -> str:
+    """How to get a run's records back: re-evaluate its weights where the folder has them; a
+    committed run has none (weights are never committed), so restore its files instead."""
+    run = Path(run)
+    if (run / "model.pt").exists():
+        return f"re-create them with `python -m hbn evaluate {run}`"
+    return (f"restore them (`git checkout -- {run}` if the run is committed); {run} holds no "
+            f"weights (they are never committed), so they cannot be re-computed there")
 
 
 def expectations(run: Path) -> dict:
@@ -116,14 +126,13 @@ def expectations(run: Path) -> dict:
     from . import runs
     run = Path(run)
     if (run / SIDECAR).exists():
-        side = runs.read_json(run / SIDECAR, f"delete it and re-create the records with "
-                                             f"`python -m hbn evaluate {run}`")
+        side = runs.read_json(run / SIDECAR, remake_hint(run))
         return {k: side[k] for k in ("images", "exits", "fine_to_coarse") if k in side}
     if (run / "config.json").exists():
         from . import hierarchy as hier
         dataset = runs.load_config(run).dataset
         h = {"cifar100": hier.CIFAR100, "fashion-mnist": hier.FASHION_MNIST,
-             "synthetic": hier.synthetic(4, 3)}[dataset]
+             "tiny-imagenet-100": hier.TINY_IMAGENET, "synthetic": hier.synthetic(4, 3)}[dataset]
         out = {"fine_to_coarse": list(h.fine_to_coarse_ids)}
         if dataset in _DATASET_TEST_IMAGES:
             out["images"] = _DATASET_TEST_IMAGES[dataset]
@@ -136,12 +145,11 @@ def load_records(run: Path, split: str = "test") -> pd.DataFrame:
     checked by `check_records`."""
     path = Path(run) / records_file(split) if Path(run).is_dir() else Path(run)
     folder = path.parent
-    fix = f"re-create it with `python -m hbn evaluate {folder}`"
+    fix = remake_hint(folder)
     if not path.exists():
         what = ("validation records (runs evaluated before they existed have none)"
                 if split == "val" else "records")
-        raise FileNotFoundError(f"{path} is missing ({what}): run `python -m hbn evaluate "
-                                f"{Path(run)}` to write them")
+        raise FileNotFoundError(f"{path} is missing ({what}); {fix}")
     try:
         df = pd.read_csv(path, dtype={c: np.float32 for c in FLOATS})
     except PermissionError as e:
@@ -261,9 +269,8 @@ def check_identity(run: Path) -> None:
     run = Path(run)
     if not (run / SIDECAR).exists():
         return
-    side = runs.read_json(run / SIDECAR, f"delete it and re-create the records with "
-                                         f"`python -m hbn evaluate {run}`")
-    fix = f"re-create them with `python -m hbn evaluate {run}`"
+    fix = remake_hint(run)
+    side = runs.read_json(run / SIDECAR, fix)
     rec = run / RECORDS_FILE
     if side.get("records_sha256") and rec.exists() and identity.file_sha256(rec) != side["records_sha256"]:
         raise RecordsError(f"{rec} is not the file {run / SIDECAR} describes (it was replaced or "

@@ -30,14 +30,7 @@ def finished(cfg: RunConfig) -> bool:
     """True when the run folder of `cfg` holds a finished run of exactly `cfg`: its config,
     a log line for every epoch and its test records. Weights are not needed (never committed)."""
     out = runs.run_dir(cfg)
-    if not (out / "config.json").exists() or not (out / "records.csv.gz").exists():
-        return False
-    try:
-        stored = runs.load_config(out)
-    except (ValueError, OSError):
-        return False
-    epochs = [m.get("epoch") for m in runs.read_metrics(out)]
-    return same_experiment(stored, cfg) and epochs == list(range(1, cfg.epochs + 1))
+    return runs.finished_folder(out) and same_experiment(runs.load_config(out), cfg)
 
 
 def fork_post_training(run: Path, log=print, **changes) -> Path:
@@ -59,7 +52,7 @@ def fork_post_training(run: Path, log=print, **changes) -> Path:
     if (out / "config.json").exists():
         raise FileExistsError(f"{out} already exists; resume it with `python -m hbn train ... --resume`")
     out.mkdir(parents=True)
-    state = runs.load_checkpoint(joint)
+    state = runs.load_checkpoint(joint, ("epoch", "post", "config", "model", "optimizer"))
     state["config"] = cfg.to_dict()
     runs.save_atomic(state, out / "checkpoint.pt")
     (out / "config.json").write_text(cfg.to_json())

@@ -17,6 +17,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -216,12 +217,63 @@ def read_json(path: Path, fix: str):
         raise ValueError(f"{path} is not valid JSON ({e}); {fix}") from e
 
 
-def load_checkpoint(path: Path) -> dict:
+class CheckpointError(RuntimeError):
+    """A checkpoint or weights file could not be read as data of the shape hbn writes."""
+
+
+def load_checkpoint(path: Path, required: tuple[str, ...] = ("config", "model")) -> dict:
+    """The dict in a checkpoint or weights file, loaded as data only (`weights_only=True`: a
+    pickle that would call a function is refused, never run), with the keys it must hold."""
+    path = Path(path)
+    fix = (f"delete it and train again (`--retrain`, which keeps the old folder as "
+           f"<run>.previous), or restore it from a backup")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:
-        raise RuntimeError(f"checkpoint {path} is corrupt or unreadable ({e}); delete it and "
-                           f"re-run without --resume (or restore it from a backup)") from e
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # UnpicklingError for code, EOFError / RuntimeError for damage
+        code = re.search(r"(?:unsupported|Unsupported global:) GLOBAL (\S+)", str(e))
+        if code:
+            raise CheckpointError(f"{path} is not plain data: loading it would call {code.group(1)}; "
+                                  f"it was refused and nothing in it ran. Do not use this file; "
+                                  f"{fix}") from e
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        why = lines[-2] if len(lines) > 1 and "weights_only" in str(e) else (
+            lines[0] if lines else type(e).__name__)
+        raise CheckpointError(f"{path} is corrupt or unreadable ({why}); {fix}") from e
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path} holds a {type(state).__name__}, not a checkpoint "
+                              f"dictionary; {fix}")
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(repr(k) for k in missing)}, so it is not "
+                              f"a checkpoint of hbn or is damaged; {fix}")
+    return state
+
+
+def set_aside(run: Path, log=print) -> None:
+    """Move a run folder to '<folder>.previous' (replacing an older one) so it trains afresh:
+    an explicit retrain loses nothing until it has finished."""
+    run = Path(run)
+    if run.exists():
+        old = run.with_name(run.name + ".previous")
+        if old.exists():
+            shutil.rmtree(old)
+        run.rename(old)
+        log(f"retrain: {run} set aside as {old.name}")
+
+
+def finished_folder(path: Path) -> bool:
+    """True when `path`'s own files say its run finished: a log line for every epoch of its
+    config.json and its test records (weights are not needed: they are never committed). Such a
+    folder is never written again by train or evaluate (only `--retrain` sets it aside)."""
+    path = Path(path)
+    if not (path / "config.json").exists() or not (path / "records.csv.gz").exists():
+        return False
+    try:
+        cfg = load_config(path)
+        epochs = [m.get("epoch") for m in read_metrics(path)]
+    except (ValueError, OSError):
+        return False
+    return epochs == list(range(1, cfg.epochs + 1))
 
 
 def load_config(path: Path) -> RunConfig:

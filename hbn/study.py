@@ -3,6 +3,7 @@ dataset and profile, and the authors' reported CIFAR-100 numbers (DESIGN.md §5)
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,9 +106,12 @@ def load_study(out_dir: str, dataset: str, profile: str, models, seeds=(0,),
     wanted = [(m, 0) for m in models] + [("gran-hbn", s) for s in seeds if s != 0]
     found = {}
     for model, seed in wanted:
-        path = runs.run_dir(make_config(profile, **{**(overrides or {}), "model": model,
-                                                   "dataset": dataset, "seed": seed,
-                                                   "out_dir": out_dir}))
+        cfg = make_config(profile, **{**(overrides or {}), "model": model, "dataset": dataset,
+                                      "seed": seed, "out_dir": out_dir})
+        path = runs.run_dir(cfg)
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"no run of {model} seed {seed} in {path}; train it with "
+                                    f"`{runs.train_command(cfg, resume=False)}`")
         df = load_records(path)
         check_identity(path)
         found[(model, seed)] = Run(runs.load_config(path), path, df, as_arrays(df),
@@ -136,14 +140,33 @@ def check_one_protocol(found: dict) -> None:
                 f"retrain one of them so that all share the same settings")
 
 
+RUNNER_ENV = "HBN_BOOK_RUNNER"  # set by `python -m hbn book` for the pages it executes
+
+
 def figure_dir(study: Study) -> Path:
     """Figures go to `figures/` in the folder the page executes in: book/<profile>/figures for
     the book's pages (written only by `python -m hbn book`), book/variants/<name>/figures for a
-    variant, the current folder for a page run by hand. Never beside the committed runs, so a
-    re-execution with other analysis parameters cannot overwrite a committed figure."""
+    variant, the folder papermill runs it in (`--cwd`) for a page run by hand. A page run by hand
+    in a folder whose figures are committed is refused before it draws anything: a re-execution
+    with other parameters never overwrites a committed figure."""
     path = Path.cwd() / "figures"
+    if not os.environ.get(RUNNER_ENV) and _tracked(path):
+        raise ValueError(f"this page runs in {Path.cwd()}, whose figures/ are committed and written "
+                         f"only by `python -m hbn book`; nothing was written. Run it in a folder "
+                         f"of your own (papermill's `--cwd /tmp/my-run`), where its figures will go")
     path.mkdir(exist_ok=True)
     return path
+
+
+def _tracked(path: Path) -> bool:
+    """True when git tracks a file under `path` (False outside a git work tree)."""
+    import subprocess
+    try:
+        out = subprocess.run(["git", "ls-files", "--", "."], cwd=path, capture_output=True,
+                             text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):  # no such folder yet, or no git
+        return False
+    return out.returncode == 0 and bool(out.stdout.strip())
 
 
 # Two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..10 (beyond: normal approx.).

@@ -84,29 +84,47 @@ def _epoch_generator(cfg: RunConfig, epoch: int, device) -> torch.Generator:
 
 
 def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progress: bool = True,
-          log=print, stop_after: int | None = None) -> Path:
+          log=print, stop_after: int | None = None, retrain: bool = False) -> Path:
     """Train `cfg` into its run directory and return that directory.
 
-    The run folder's lock (hbn.lock) is held throughout: a second process fails at once.
-    `stop_after` ends the call after that many epochs in total (to test resuming).
+    A finished run's folder is never written: `resume` then does nothing, and only `retrain`
+    re-makes it (the old folder is kept as `<run>.previous`). The run folder's lock (hbn.lock)
+    is held throughout: a second process fails at once. `stop_after` ends the call after that
+    many epochs in total (to test resuming).
     """
+    if retrain:
+        runs.set_aside(runs.run_dir(cfg), log)
     with run_lock(runs.run_dir(cfg), log=log):
         return _train(cfg, ds, resume, progress, log, stop_after)
+
+
+def _refuse_or_skip(cfg: RunConfig, out: Path, resume: bool, log) -> bool:
+    """True when there is nothing to train (a finished run, with --resume); raise when training
+    would overwrite something a checkpoint cannot give back. Nothing is written either way."""
+    ckpt_path = out / "checkpoint.pt"
+    retrain = (f"use `--retrain` to re-make it (the old folder is kept as "
+               f"`{out.name}.previous`)")
+    if runs.finished_folder(out) or (out / "model.pt").exists():
+        if resume:
+            log(f"{out}: finished; nothing to resume (nothing was written)")
+            return True
+        raise FileExistsError(f"{out}: finished; {retrain}. Nothing was written")
+    identity.check_same_config(out, cfg)  # config.json of another experiment: refuse, weights or not
+    if ckpt_path.exists() and not resume:
+        raise FileExistsError(f"{out} holds an interrupted run; pass --resume to continue it, "
+                              f"or {retrain}")
+    logged = len(runs.read_metrics(out))
+    if logged and not ckpt_path.exists():
+        raise FileExistsError(f"{out} holds the log of {logged} epoch(s) but no checkpoint.pt to "
+                              f"continue from; {retrain}. Nothing was written")
+    return False
 
 
 def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) -> Path:
     device = resolve_device(cfg.device)
     out = runs.run_dir(cfg)
     ckpt_path = out / "checkpoint.pt"
-    identity.check_same_config(out, cfg)  # config.json of another experiment: refuse, weights or not
-    if (out / "model.pt").exists() and not resume:
-        raise FileExistsError(f"{out} already holds a finished run; pass --resume to reuse it, "
-                              f"or choose another --out-dir / --seed (nothing was overwritten)")
-    if ckpt_path.exists() and not resume:
-        raise FileExistsError(f"{out} holds an interrupted run; pass --resume to continue it, "
-                              f"or delete the directory to start again")
-    if resume and (out / "model.pt").exists() and not ckpt_path.exists():
-        log(f"{out} already holds a finished run; nothing to resume")
+    if _refuse_or_skip(cfg, out, resume, log):
         return out
     ds = (ds or load_dataset(cfg.dataset, cfg.data_dir or None)).to(device)
     torch.manual_seed(cfg.seed)  # the initial weights depend on the seed alone
@@ -114,7 +132,7 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
     joint_epochs = cfg.epochs - cfg.post_epochs if cfg.model == "ag-hbn" else cfg.epochs
     start, state = 0, None
     if resume and ckpt_path.exists():
-        state = runs.load_checkpoint(ckpt_path)
+        state = runs.load_checkpoint(ckpt_path, ("epoch", "post", "config", "model", "optimizer"))
         if not same_experiment(RunConfig.from_dict(state["config"]), cfg):
             raise ValueError(f"{ckpt_path} was written by a different configuration; resume with "
                              f"the same settings or start a new run directory")
@@ -125,8 +143,9 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
     if start == 0:  # a resumed run keeps the record of where it started; resumes are logged
         runs.write_json(out / "meta.json", {**runs.environment(), "precision": precision(cfg, device),
                                             "dataset_title": ds.title,
+                                            "optimizer": f"torch.optim.Adam ({ADAM_IMPL})",
                                             "shortened": cfg.shortened, "train_images": _n_train(cfg, ds)})
-    else:
+    elif start < cfg.epochs:  # (a checkpoint of the last epoch only lacks its final weights)
         meta = runs.read_meta(out)
         meta.setdefault("resumed", []).append({"at_epoch": start, **runs.environment()})
         runs.write_json(out / "meta.json", meta)
@@ -136,7 +155,8 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
     if cfg.departures():
         log(f"NOTE: not the paper's protocol ({cfg.profile} profile): {'; '.join(cfg.departures())}")
     log(f"training {cfg.model} on {ds.title} ({device}, {precision(cfg, device)}), "
-        f"epochs {start + 1}..{cfg.epochs} -> {out}")
+        + (f"epochs {start + 1}..{cfg.epochs}" if start < cfg.epochs else
+           f"all {cfg.epochs} epochs done, writing the final weights") + f" -> {out}")
 
     train_split = ds.train
     if cfg.train_subset:
@@ -236,19 +256,30 @@ def _n_train(cfg: RunConfig, ds: Dataset) -> int:
     return min(cfg.train_subset, len(ds.train)) if cfg.train_subset else len(ds.train)
 
 
+# Adam's implementation in PyTorch. "fused" updates every tensor in one kernel: on the 2-core
+# CPU the per-tensor loop was a third of a Gran-HBN step (benchmarks/train_throughput.py).
+ADAM_IMPL = "fused"
+ADAM_IMPLS = {"fused": dict(fused=True), "foreach": dict(foreach=True),
+              "for-loop": dict(foreach=False, fused=False)}
+
+
+def adam(params, lr: float, weight_decay: float, impl: str = ADAM_IMPL) -> torch.optim.Adam:
+    """Adam (Table I) with PyTorch's `impl`ementation; all three compute the same update."""
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **ADAM_IMPLS[impl])
+
+
 def _optimizer(cfg: RunConfig, model, post: bool, device) -> torch.optim.Optimizer:
-    fused = device.type == "cuda"
     if not post:
         for p in model.parameters():
             p.requires_grad_(True)
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
+        return adam(model.parameters(), cfg.lr, cfg.weight_decay)
     # Post-training: everything frozen but the semantic exit (paper §IV-B).
     for p in model.parameters():
         p.requires_grad_(False)
     head = model.exits["0"].classifiers["semantic"]
     for p in head.parameters():
         p.requires_grad_(True)
-    return torch.optim.Adam(head.parameters(), lr=cfg.post_lr, weight_decay=cfg.weight_decay, fused=fused)
+    return adam(head.parameters(), cfg.post_lr, cfg.weight_decay)
 
 
 def _format_row(row: dict) -> str:

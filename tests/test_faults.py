@@ -352,11 +352,13 @@ def test_a_real_full_disk(tmp_path, synthetic):
 
 def test_a_full_disk_while_writing_records_or_json_leaves_the_old_files(run_copy, synthetic, monkeypatch):
     _, run = run_copy
-    before = {n: (run / n).read_bytes() for n in ("records.csv.gz", "records.json", "meta.json")}
+    (run / "records.csv.gz").unlink()  # records still to write (a finished run's are never rewritten)
+    before = {n: (run / n).read_bytes() for n in ("records-val.csv.gz", "records.json", "meta.json")}
     monkeypatch.setattr(pd.DataFrame, "to_csv", _enospc)
     with pytest.raises(DiskFull, match=rf"disk holding {run} is full .*records.csv.gz"):
         evaluate(run, synthetic)
     monkeypatch.undo()
+    assert not (run / "records.csv.gz").exists()  # no half file
     monkeypatch.setattr(os, "fsync", _enospc)
     with pytest.raises(DiskFull, match="while writing meta.json"):
         runs.write_json(run / "meta.json", {"x": 1})
