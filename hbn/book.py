@@ -54,11 +54,21 @@ def notebook_data_dir(data_dir: str = "", page_dir: Path | None = None) -> str:
     return os.path.relpath(ROOT / "data", page_dir or output_dir(PUBLISHED))
 
 
-def manifest(profile: str, dataset: str, data_dir: str = "", page_dir: Path | None = None,
-             models=None, seeds=None, runs_root: Path | None = None):
+def _manifest_module():
     spec = importlib.util.spec_from_file_location("hbn_manifest", NOTEBOOKS / "manifest.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    return mod
+
+
+def study_runs(profile: str, models=None, seeds=None) -> list[tuple[str, int]]:
+    """The (model, seed) runs of a profile's study (notebooks/manifest.py)."""
+    return _manifest_module().study_runs(profile, models, seeds)
+
+
+def manifest(profile: str, dataset: str, data_dir: str = "", page_dir: Path | None = None,
+             models=None, seeds=None, runs_root: Path | None = None):
+    mod = _manifest_module()
     page_dir = page_dir or output_dir(profile)
     out_dir = os.path.relpath(runs_root or ROOT / "runs", page_dir)  # papermill runs in the page folder
     return mod.entries(profile, dataset, out_dir, notebook_data_dir(data_dir, page_dir),

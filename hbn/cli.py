@@ -87,34 +87,43 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _study(args, models) -> list:
+    """The runs `train-all` and `status` mean: --seeds for every model, else the manifest's study."""
+    from .book import study_runs
+    from .launch import expected
+    dataset = _dataset(args)
+    given = {f.name: getattr(args, f.name) for f in _run_fields()
+             if getattr(args, f.name, None) is not None and f.name not in ("seed", "out_dir")}
+    pairs = study_runs(args.profile, models, args.seeds)
+    return expected(args.profile, dataset, pairs, args.out_dir or "runs", **given)
+
+
 def cmd_train_all(args) -> int:
-    """Train the five models; concurrently on one GPU, one after another on a CPU."""
+    """One job per run (hbn.launch): local processes, at most --jobs at once, or Slurm."""
     import torch
+    from .launch import status_table, train_all
     models = args.models or list(MODELS)
     for m in models:
         _config_from(args, m, "synthetic")  # fail fast on bad names/values
-    dataset = _dataset(args)
-    common = ["--profile", args.profile, "--dataset", dataset, *_overrides(args)]
-    common += ["--resume"] * args.resume + ["--retrain"] * args.retrain
-    concurrent = (torch.cuda.is_available() and (args.device or "auto") in ("auto", "cuda")
-                  and not args.sequential)
-    t0, walls = time.time(), {}
-    if concurrent:
-        procs = {m: subprocess.Popen([sys.executable, "-m", "hbn", "train", "--model", m,
-                                      "--no-progress", *common]) for m in models}
-        failed = [m for m, p in procs.items() if p.wait() != 0]
-    else:
-        failed = []
-        for m in models:
-            t = time.time()
-            if subprocess.call([sys.executable, "-m", "hbn", "train", "--model", m, *common]) != 0:
-                failed.append(m)
-            walls[m] = round(time.time() - t, 1)
-    print(f"train-all on {dataset}: {len(models) - len(failed)}/{len(models)} models in "
-          f"{time.time() - t0:.0f} s{' (concurrent on one GPU)' if concurrent else ''} {walls or ''}")
-    if failed:
-        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+    cfgs = _study(args, models)
+    gpu = torch.cuda.is_available() and (args.device or "auto") in ("auto", "cuda")
+    jobs = args.jobs or (len(cfgs) if gpu and args.launcher == "local" else 1)  # one GPU: all at once
+    if args.retrain:
+        from .runs import run_dir, set_aside
+        for c in cfgs:
+            set_aside(run_dir(c))
+    slurm = {k[len("slurm_"):]: v for k, v in vars(args).items() if k.startswith("slurm_") and v}
+    t0 = time.time()
+    failed = train_all(cfgs, args.launcher, jobs, args.threads, slurm)
+    print(f"train-all ({args.launcher}, {jobs} job(s) at once): {time.time() - t0:.0f} s\n"
+          f"{status_table(cfgs)}")
     return 1 if failed else 0
+
+
+def cmd_status(args) -> int:
+    from .launch import status_table
+    print(status_table(_study(args, args.models or list(MODELS))))
+    return 0
 
 
 def cmd_evaluate(args) -> int:
@@ -193,6 +202,12 @@ def _add_run_options(p, model: bool = True):
                    "folder is kept as <run>.previous")
 
 
+def _add_study_options(p):
+    p.add_argument("--models", nargs="+", choices=MODELS)
+    p.add_argument("--seeds", nargs="+", type=int, default=None,
+                   help="seeds of every model (default: the profile's study, notebooks/manifest.py)")
+
+
 def _number(text: str) -> float:
     """A finite float (inf and nan are refused here, before any work starts)."""
     value = float(text)
@@ -218,11 +233,27 @@ def parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
-    p = sub.add_parser("train-all", help="train the five models (concurrently on one GPU)")
+    p = sub.add_parser("train-all", help="train a study as jobs: local processes or Slurm (submitit)")
     _add_run_options(p, model=False)
-    p.add_argument("--models", nargs="+", choices=MODELS)
-    p.add_argument("--sequential", action="store_true")
+    _add_study_options(p)
+    p.add_argument("--launcher", choices=("local", "slurm"), default="local")
+    p.add_argument("--jobs", type=int, default=0, help="local jobs at once (default: 1 on a CPU, "
+                   "all on one GPU); on Slurm the array's parallelism")
+    p.add_argument("--threads", type=int, default=0, help="threads per job (default: cores / jobs)")
+    for name, help_ in (("partition", "Slurm partition"), ("gpus", "GPUs per job"),
+                        ("time", "time limit per job, minutes"), ("cpus", "CPUs per job"),
+                        ("mem", "memory per job, GB"), ("account", "Slurm account"),
+                        ("qos", "Slurm QOS")):
+        p.add_argument(f"--slurm-{name}", default=None, help=help_)
     p.set_defaults(func=cmd_train_all)
+    p = sub.add_parser("status", help="where each run of a study stands, and how to resume it")
+    p.add_argument("--profile", choices=list(PROFILES), default=PUBLISHED)
+    p.add_argument("--dataset", choices=DATASETS, default=None)
+    p.add_argument("--out-dir", default="runs")
+    p.add_argument("--data-dir", default="")
+    _add_study_options(p)
+    p.set_defaults(func=cmd_status, **{f.name: None for f in _run_fields()
+                                       if f.name not in ("out_dir", "data_dir")})
     p = sub.add_parser("evaluate", help="test-set exit records + accuracy of a run directory")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--device", default="auto")

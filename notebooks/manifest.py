@@ -9,7 +9,10 @@ its parameters cell declares. `PARTS` orders the executed pages into the book's 
 from __future__ import annotations
 
 MODELS = ["alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn"]
-EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2, 3, 4], "paper": [1, 2]}  # extra Gran-HBN seeds, for intervals
+EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2, 3, 4], "paper": [1, 2],
+               "tiny": [1, 2]}  # extra Gran-HBN seeds, for intervals
+# Seeds trained for every model (an interval for every comparison between models).
+MODEL_SEEDS = {"tiny": [0, 1, 2]}
 # Accuracy targets of the operating-point page, per dataset and, where training length moves
 # the accuracies, per profile: each set lies between the all-fine and all-coarse accuracies of
 # that training (a target out of reach is reported as not certified). And its FLOPs budgets.
@@ -38,6 +41,17 @@ PARTS = [
     ("Methods", ["methods", "schedule"]),
     ("Appendix", ["02-evaluate", "01-train-*", "docs/design", "docs/references"]),
 ]
+
+
+def study_runs(profile: str, models=None, seeds=None) -> list[tuple[str, int]]:
+    """The (model, seed) runs of a profile's study: every model at each of its MODEL_SEEDS
+    (default: seed 0), Gran-HBN also at the extra seeds; `seeds` replaces both lists."""
+    models = list(models or MODELS)
+    if seeds is not None:
+        return [(m, s) for s in seeds for m in models]
+    pairs = [(m, s) for s in MODEL_SEEDS.get(profile, [0]) for m in models]
+    return pairs + [("gran-hbn", s) for s in EXTRA_SEEDS.get(profile, [1, 2])
+                    if "gran-hbn" in models and ("gran-hbn", s) not in pairs]
 
 
 def targets(dataset: str, profile: str) -> list[float]:

@@ -1,0 +1,103 @@
+"""A study as jobs (hbn.launch, issue 21): submitit's local executor on the smoke profile; the
+Slurm path checked on the executor's configuration only (no cluster here)."""
+import os
+import signal
+import time
+
+import pytest
+import torch
+
+from hbn import launch, runs
+from hbn.cli import main
+from hbn.config import make_config
+from hbn.train import train
+
+EPOCHS = 2
+
+
+def _study(out, pairs):
+    return launch.expected("smoke", "synthetic", pairs, str(out), epochs=EPOCHS)
+
+
+def _weights(cfg):
+    return torch.load(runs.run_dir(cfg) / "model.pt", weights_only=True)["model"]
+
+
+def test_two_models_two_seeds_as_two_local_jobs_then_nothing_twice(tmp_path):
+    cfgs = _study(tmp_path, [(m, s) for s in (0, 1) for m in ("alexnet", "gran-hbn")])
+    lines = []
+    assert launch.train_all(cfgs, "local", jobs=2, threads=1, poll_s=0.2, log=lines.append) == 0
+    assert [launch.state(c)["state"] for c in cfgs] == ["finished"] * 4
+    assert sum("started as local job" in ln for ln in lines) == 4
+    assert all((runs.run_dir(c) / "records.csv.gz").exists() for c in cfgs)
+    outcome = launch.jobs_dir(cfgs[0]) / "alexnet-s0.json"
+    assert runs.read_json(outcome, "")["state"] == "finished"
+    lines.clear()  # submitted again: every run is finished, so no job starts
+    assert launch.train_all(cfgs, "local", jobs=2, threads=1, poll_s=0.2, log=lines.append) == 0
+    assert lines[-1] == "nothing to train: every run is finished or running"
+
+
+def test_a_killed_job_is_resubmitted_alone_and_ends_bit_identical(tmp_path):
+    [cfg, other] = _study(tmp_path / "killed", [("gran-hbn", 0), ("alexnet", 0)])
+    torch.set_num_threads(1)
+    try:  # the reference: the same run, uninterrupted, one thread like the job
+        ref = train(make_config("smoke", model="gran-hbn", epochs=EPOCHS,
+                                out_dir=str(tmp_path / "ref")), progress=False, log=lambda *_: None)
+        ref_weights = torch.load(ref / "model.pt", weights_only=True)["model"]
+    finally:
+        torch.set_num_threads(2)
+    launch.train_all([other], "local", jobs=1, threads=1, poll_s=0.2, log=lambda *_: None)
+    folder = launch.jobs_dir(cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    ex = launch.executor("local", folder / "%j", 1)
+    job = ex.submit(launch.job, cfg.to_dict(), 1)
+    run, deadline = runs.run_dir(cfg), time.time() + 120
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline and not job.done():
+        time.sleep(0.05)
+    st = launch.state(cfg)
+    assert st["state"] == "running" and f"of {EPOCHS}" in st["detail"]
+    lines = []  # a second train-all while the first job runs: nothing is started twice
+    launch.train_all([cfg], "local", jobs=1, threads=1, poll_s=0.2, log=lines.append)
+    assert "gran-hbn seed 0: running" in lines[0] and "nothing to train" in lines[-1]
+    pid = int(st["detail"].split()[1].rstrip(","))
+    os.kill(pid, signal.SIGKILL)
+    while not job.done():
+        time.sleep(0.05)
+    assert not (run / "model.pt").exists(), "the job finished before the kill; test invalid"
+    st = launch.state(cfg)
+    assert st["state"] == "interrupted" and st["command"].endswith("--resume")
+    lines = []
+    assert launch.train_all([cfg, other], "local", jobs=2, threads=1, poll_s=0.2,
+                            log=lines.append) == 0
+    assert sum("started as local job" in ln for ln in lines) == 1  # the killed run only
+    assert "alexnet seed 0: finished" in lines[0]
+    mine = _weights(cfg)
+    assert all(torch.equal(mine[k], ref_weights[k]) for k in ref_weights)
+
+
+def test_status_says_missing_and_failed_with_the_command_and_the_error(tmp_path, capsys):
+    [cfg] = launch.expected("smoke", "cifar100", [("gran-hbn", 0)], str(tmp_path),
+                            data_dir=str(tmp_path / "no-data"))
+    assert launch.state(cfg)["state"] == "missing"
+    assert launch.train_all([cfg], "local", jobs=1, threads=1, poll_s=0.2,
+                            log=lambda *_: None) == 1
+    st = launch.state(cfg)
+    assert st["state"] == "failed" and "CIFAR-100 is not available" in st["detail"]
+    assert main(["status", "--profile", "smoke", "--dataset", "synthetic", "--out-dir",
+                 str(tmp_path), "--models", "alexnet", "--seeds", "0", "3"]) == 0
+    rows = [ln.split() for ln in capsys.readouterr().out.splitlines()[1:]]
+    assert [(r[0], r[1], r[2]) for r in rows] == [("alexnet", "0", "missing"), ("alexnet", "3", "missing")]
+    assert "python -m hbn train --model alexnet" in " ".join(rows[1]) and "--seed 3" in " ".join(rows[1])
+
+
+def test_the_slurm_executor_gets_the_cluster_options(tmp_path):
+    ex = launch.executor("slurm", tmp_path / "%j", 8, {"partition": "gpu", "gpus": "1",
+                                                        "time": "600", "mem": "32",
+                                                        "account": "lab", "qos": "high"})
+    p = ex._executor.parameters
+    assert (p["partition"], p["gpus_per_node"], p["time"], p["cpus_per_task"], p["mem"]) == \
+        ("gpu", 1, 600, 8, "32GB")
+    assert p["additional_parameters"] == {"account": "lab", "qos": "high"}
+    assert p["signal_delay_s"] == 120  # time to write the epoch's checkpoint when pre-empted
+    with pytest.raises(ValueError, match="unknown launcher"):
+        launch.executor("pbs", tmp_path, 1)
