@@ -161,7 +161,7 @@ def main():
               "torch": env["torch"],
               "torchvision": env["torchvision"], "numpy": np.__version__, "git": env["git"],
               "date": time.strftime("%Y-%m-%d %H:%M:%S")}
-    print(f"Adam on the fast path: " + ", ".join(f"{i} {best[(True, i)]:.1f}" for i in impls)
+    print("Adam on the fast path: " + ", ".join(f"{i} {best[(True, i)]:.1f}" for i in impls)
           + f" img/s; before ({before}): fp32 {fp32_before:.1f}, fast {fast_before:.1f} img/s")
     print(f"baseline (authors' pipeline, fp32): {base:9.1f} img/s\n"
           f"ours, fp32:                         {fp32:9.1f} img/s  ({fp32 / base:.2f}x baseline)\n"

@@ -5,7 +5,6 @@ import argparse
 import dataclasses
 import math
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path

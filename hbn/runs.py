@@ -225,8 +225,8 @@ def load_checkpoint(path: Path, required: tuple[str, ...] = ("config", "model"))
     """The dict in a checkpoint or weights file, loaded as data only (`weights_only=True`: a
     pickle that would call a function is refused, never run), with the keys it must hold."""
     path = Path(path)
-    fix = (f"delete it and train again (`--retrain`, which keeps the old folder as "
-           f"<run>.previous), or restore it from a backup")
+    fix = ("delete it and train again (`--retrain`, which keeps the old folder as "
+           "<run>.previous), or restore it from a backup")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # UnpicklingError for code, EOFError / RuntimeError for damage

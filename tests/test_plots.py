@@ -4,7 +4,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.image as mpimg  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from hbn import plots  # noqa: E402
 

@@ -71,8 +71,10 @@ def test_the_train_and_book_examples_on_smoke_write_only_their_own_folders(tmp_p
     done = _run(_smoke(book, tmp_path / "runs") + " --set epochs=2 --set seeds=[0]")
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     html = re.search(r"book built in \d+ s: (\S+index\.html)", done.stdout)
-    assert html and Path(html.group(1)).exists()
-    assert "design" in Path(html.group(1)).read_text()  # the links to the design notes are there
+    root = Path(html.group(1)).parent
+    page = root / re.search(r'url=([^"]+)"', Path(html.group(1)).read_text()).group(1)
+    assert 'href="../../../docs/design.html"' in page.read_text()  # resolves from the variant
+    assert (page.parent / "../../../docs/design.html").resolve().exists()
     done = _run(_smoke(whole, tmp_path / "runs") + " --set epochs=2 --no-build")
     assert done.returncode == 0, done.stderr[-2000:]
     assert _git_status() == before

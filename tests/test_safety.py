@@ -2,7 +2,6 @@
 never execute code, and page runs write only where they are told. Each case ran into the
 fault before the fix: committed logs emptied, a pickled `os.system` run, committed figures
 rewritten."""
-import json
 import os
 import shutil
 import subprocess
