@@ -27,7 +27,8 @@ def worker(dataset: str, steps: int, warmup: int, threads: int) -> float:
     from hbn.config import make_config
     from hbn.data import load_dataset
     from hbn.device import cpu_has_bf16
-    from hbn.train import _optimizer, build_model, exit_weights, make_step
+    from hbn.models import build_model
+    from hbn.train import _optimizer, exit_weights, make_step
     cfg = make_config("tiny", dataset=dataset)
     ds = load_dataset(dataset)
     torch.manual_seed(0)
@@ -56,7 +57,8 @@ def profile_step(dataset: str, threads: int) -> str:
     from hbn.batching import batches
     from hbn.config import make_config
     from hbn.data import load_dataset
-    from hbn.train import _optimizer, build_model, exit_weights, make_step
+    from hbn.models import build_model
+    from hbn.train import _optimizer, exit_weights, make_step
     cfg = make_config("tiny", dataset=dataset)
     ds = load_dataset(dataset)
     model = build_model(cfg, ds).train().to(memory_format=torch.channels_last)

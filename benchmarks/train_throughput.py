@@ -33,7 +33,8 @@ from hbn.batching import batches
 from hbn.data import load_dataset
 from hbn.device import compiled, cpu_has_bf16, resolve_device
 from hbn.runs import environment
-from hbn.train import ADAM_IMPL, adam, build_model, exit_weights, make_step
+from hbn.models import build_model
+from hbn.train import ADAM_IMPL, adam, exit_weights, make_step
 
 
 class PILDataset(torch.utils.data.Dataset):

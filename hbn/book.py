@@ -23,12 +23,11 @@ from pathlib import Path
 from . import runs
 from .config import PUBLISHED, RunConfig, make_config
 from .data import resolve_dataset
+from .paths import NOTEBOOKS, ROOT
 from .study import RUNNER_ENV
 from .toc import write_toc
 from .variants import RUN_FIELDS, route_overrides, variant_name
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
 
 
 def output_dir(profile: str, variant: str = "", references: bool = False) -> Path:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from . import hierarchy as hier
+from .errors import DataCorrupt, DataUnavailable
 
 CIFAR100_URL = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
 CIFAR100_ARCHIVE = ("cifar-100-python.tar.gz", "eb9058c3a382ffc7106e4002c42a8d85")
@@ -42,14 +43,6 @@ SPLIT_SEED = 20240229  # fixed: every model and seed sees the same train/validat
 TITLES = {"cifar100": "CIFAR-100", "fashion-mnist": "Fashion-MNIST",
           "tiny-imagenet-100": "Tiny ImageNet 100/20",
           "synthetic": "synthetic (procedural, not real data)"}
-
-
-class DataUnavailable(RuntimeError):
-    """The dataset's files are missing and could not be obtained."""
-
-
-class DataCorrupt(RuntimeError):
-    """A dataset file failed its checksum or could not be parsed; it was not loaded."""
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from . import identity, runs
 from .data import Dataset, load_dataset
 from .device import resolve_device
 from .lock import run_lock
+from .models import build_model
 from .records import (RECORDS_FILE, SIDECAR, RecordsError, check_records, exit_records,
                       load_records, records_file, save_records)
-from .train import build_model
 
 
 def evaluate(run: Path, ds: Dataset | None = None, device: str = "auto") -> pd.DataFrame:

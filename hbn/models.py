@@ -140,3 +140,9 @@ def create_model(name: str, num_fine: int = 100, num_coarse: int = 20, in_channe
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def build_model(cfg, ds) -> BranchyNet:
+    """The network of a run configuration (`cfg.model`, `cfg.width`) for a dataset's classes."""
+    return create_model(cfg.model, ds.hierarchy.num_fine, ds.hierarchy.num_coarse,
+                        ds.in_channels, cfg.width)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .paths import ROOT
 from .tables import Table, key_value
 
-ROOT = Path(__file__).resolve().parent.parent
 # Names IPython puts in a kernel's namespace before any cell runs.
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 # What decides a page's results: a change here, uncommitted, makes the executing tree "dirty".

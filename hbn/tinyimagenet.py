@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from . import hierarchy as hier
+from .errors import DataCorrupt, DataUnavailable
 
 URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 ARCHIVES = ("tiny-imagenet-200.zip", "tiny-imagenet-200-h100.zip")  # official, 100-class subset
@@ -70,7 +71,6 @@ class Source:
 
 
 def _corrupt(path: Path, what: str):
-    from .data import DataCorrupt
     return DataCorrupt(f"{path}: {what}. Nothing was loaded or cached. Fix: delete it and put an "
                        f"intact copy of {ARCHIVES[0]} (from {URL}) or its extracted {FOLDER}/ "
                        f"folder in its place (`scripts/get-tiny-imagenet.sh` on these machines)")
@@ -79,7 +79,6 @@ def _corrupt(path: Path, what: str):
 def find_source(root: Path, download: bool = True) -> Path:
     """The first copy found in `root`: the extracted folder, the official zip, the subset zip;
     else the official zip downloaded into `root` (when allowed and possible)."""
-    from .data import DataUnavailable
     candidates = [root / FOLDER, *(root / a for a in ARCHIVES)]
     for c in candidates:
         if (c / "wnids.txt").exists() if c.suffix != ".zip" else c.exists():

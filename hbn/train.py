@@ -24,7 +24,7 @@ from .data import Dataset, load_dataset
 from .device import compiled, cpu_has_bf16, precision, resolve_device
 from .lock import run_lock
 from .losses import joint_loss, semantic_loss, semantic_target
-from .models import create_model
+from .models import build_model
 from .reuse import JOINT_CHECKPOINT, differing_fields, finished, same_experiment
 
 
@@ -37,11 +37,6 @@ def learning_rate(cfg: RunConfig, step: int, steps_per_epoch: int, joint_epochs:
     if step < warm:
         return cfg.lr * (step + 1) / warm
     return 0.5 * cfg.lr * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-
-
-def build_model(cfg: RunConfig, ds: Dataset):
-    return create_model(cfg.model, ds.hierarchy.num_fine, ds.hierarchy.num_coarse,
-                        ds.in_channels, cfg.width)
 
 
 def exit_weights(cfg: RunConfig, model) -> list[float]:

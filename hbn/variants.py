@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from .config import RunConfig, make_config
+from .paths import NOTEBOOKS
 
 RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
 # Set by the runner itself, never by --set: they name the book or say where things live.
@@ -27,7 +28,6 @@ def route_overrides(items, sets: dict) -> list:
     """Give each notebook the `--set` values it takes: RunConfig fields go to training pages as
     parameters and to study pages inside `overrides`; any other name goes to every notebook that
     declares it. A name no notebook takes is an error, raised before any work starts."""
-    from .book import NOTEBOOKS  # read at call time: hbn.book owns the repository paths
     bad = sorted(set(sets) & RESERVED)
     if bad:
         raise ValueError(f"--set cannot change {', '.join(bad)}: use --profile / --dataset / "
