@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import runs
+from . import pages, runs
 from .config import PUBLISHED, RunConfig, make_config
 from .data import resolve_dataset
 from .paths import NOTEBOOKS, ROOT
@@ -85,10 +85,9 @@ def code_digest() -> str:
 
 
 def signature(source: Path, params: dict, inputs: str = "") -> str:
-    """'<cells+params>-<inputs>': a hash of the notebook's cell sources (not cell ids or outputs)
-    and parameters, then the digest of what it reads (see `inputs_digest`)."""
-    cells = json.loads(source.read_text())["cells"]
-    h = hashlib.sha256(json.dumps([(c["cell_type"], "".join(c["source"])) for c in cells]).encode())
+    """'<page+params>-<inputs>': a hash of the page's text file and its parameters, then the
+    digest of what it reads (see `inputs_digest`)."""
+    h = hashlib.sha256(pages.digest(source).encode())
     h.update(json.dumps(params, sort_keys=True).encode())
     return f"{h.hexdigest()[:16]}-{inputs}"
 
@@ -193,6 +192,7 @@ def check_items(items, out: Path) -> None:
 
 
 def execute(items, out: Path, force: bool = False, retrain: bool = False, log=print) -> list[Path]:
+    """Execute each (page, executed name, parameters) of `items` into `out` unless up to date."""
     import nbformat
     import papermill as pm
     from .reuse import finished
@@ -223,7 +223,7 @@ def execute(items, out: Path, force: bool = False, retrain: bool = False, log=pr
         tmp = target.with_suffix(".running.ipynb")
         os.environ[RUNNER_ENV] = "1"  # the page's kernel inherits it: it may write figures/
         try:  # executes into a temporary file: a failure never destroys the last good copy
-            pm.execute_notebook(str(source), str(tmp), parameters=params, cwd=str(out),
+            pm.execute_notebook(pages.read(source), str(tmp), parameters=params, cwd=str(out),
                                 kernel_name="python3", progress_bar=False, log_output=True)
         except Exception as e:
             raise RuntimeError(f"notebook {src} failed; the partial output is in {tmp}, the "

@@ -53,6 +53,28 @@ def check_parameters(globals_dict: dict, declared) -> dict:
     return {k: globals_dict[k] for k in known}
 
 
+def page(g: dict, name: str, study: bool = True):
+    """What every page does right after its parameters cell (and papermill's injected one):
+    reject unknown parameters, glue each as `p_<name>`, and, for a study page, load the study,
+    choose its figures folder and say which data and which revision executed the page.
+
+    `g` is the page's `globals()`; its parameters cell ends by recording the names it declares
+    (`_declared`). Returns `params` for a page without a study (`study=False`), else
+    `(params, study, caption, figures)`."""
+    params = check_parameters(g, g["_declared"])
+    if not study:
+        return params
+    from IPython.display import Markdown, display
+    from .study import figure_dir, load_study
+    loaded = load_study(params["out_dir"], params["dataset"], params["profile"], params["models"],
+                        params["seeds"], overrides=params.get("overrides"))
+    caption = loaded.caption()
+    glue_parameters(params)
+    glue("caption", Markdown(caption))
+    display(Markdown(f"**Data: {caption}.**"), provenance())
+    return params, loaded, caption, figure_dir(loaded)
+
+
 def parameters_table(params: dict, page: str, defaults: dict | None = None) -> Table:
     """The page's parameters as a small numbered table. None reads "the profile's value" for a
     run setting and "the page's default" for an analysis one (e.g. tau_grid: the paper grid)."""

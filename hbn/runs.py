@@ -57,7 +57,7 @@ def train_command(cfg: RunConfig, folder: Path | None = None, resume: bool = Tru
 
 
 # What counts as code for "+dirty": results, executed pages and figures are outputs.
-CODE_PATHS = ("hbn", ":(glob)notebooks/*.ipynb", "notebooks/manifest.py", "scripts", "pyproject.toml")
+CODE_PATHS = ("hbn", ":(glob)notebooks/*.md", "notebooks/manifest.py", "scripts", "pyproject.toml")
 
 
 def git_revision() -> str:

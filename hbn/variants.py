@@ -8,20 +8,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from pathlib import Path
 
 from .config import RunConfig, make_config
+from .pages import declared_parameters
 from .paths import NOTEBOOKS
 
 RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
 # Set by the runner itself, never by --set: they name the book or say where things live.
 RESERVED = {"model", "seed", "dataset", "profile", "out_dir", "data_dir", "overrides"}
-
-
-def notebook_parameters(source: Path) -> set[str]:
-    """The names a notebook's `parameters` cell declares (papermill's own parser)."""
-    import papermill as pm
-    return set(pm.inspect_notebook(str(source)))
 
 
 def route_overrides(items, sets: dict) -> list:
@@ -32,7 +26,7 @@ def route_overrides(items, sets: dict) -> list:
     if bad:
         raise ValueError(f"--set cannot change {', '.join(bad)}: use --profile / --dataset / "
                          f"--data-dir, or the `models` and `seeds` parameters")
-    declared = {src: {n for n in notebook_parameters(NOTEBOOKS / src) if not n.startswith("_")}
+    declared = {src: {n for n in declared_parameters(NOTEBOOKS / src) if not n.startswith("_")}
                 for src in {i[0] for i in items}}
     known = set().union(*declared.values()) | RUN_FIELDS
     unknown = sorted(set(sets) - known)

@@ -67,21 +67,21 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
     runs = [(m, 0) for m in models] + [("gran-hbn", s) for s in seeds if s]
     out = []
     for model, seed in runs:
-        out.append(("train.ipynb", f"01-train-{model}-s{seed}.ipynb",
+        out.append(("train.md", f"01-train-{model}-s{seed}.ipynb",
                     dict(common, model=model, seed=seed)))
     analysis = dict(common, models=models, seeds=seeds)
     out += [
-        ("evaluate.ipynb", "02-evaluate.ipynb", analysis),
-        ("tau_sweep.ipynb", "03-tau-sweep.ipynb", analysis),
-        ("comparison.ipynb", "04-comparison.ipynb", analysis),
-        ("entropy.ipynb", "05-entropy.ipynb", analysis),
-        ("beyond.ipynb", "06-beyond-the-paper.ipynb", analysis),
-        ("operating_point.ipynb", "07-operating-point.ipynb",
+        ("evaluate.md", "02-evaluate.ipynb", analysis),
+        ("tau_sweep.md", "03-tau-sweep.ipynb", analysis),
+        ("comparison.md", "04-comparison.ipynb", analysis),
+        ("entropy.md", "05-entropy.ipynb", analysis),
+        ("beyond.md", "06-beyond-the-paper.ipynb", analysis),
+        ("operating_point.md", "07-operating-point.ipynb",
          dict(analysis, targets=targets(dataset, profile), **OPERATING)),
-        ("methods.ipynb", "methods.ipynb", analysis),
-        ("findings.ipynb", "findings.ipynb", analysis),
+        ("methods.md", "methods.ipynb", analysis),
+        ("findings.md", "findings.ipynb", analysis),
     ]
     if profile in SCHEDULES:  # how the profile's schedule was chosen, from its validation curves
-        out.append(("schedule.ipynb", "schedule.ipynb", dict(analysis, **SCHEDULES[profile])))
-    out.append(("overview.ipynb", "index.ipynb", analysis))  # the book's first page, written last
+        out.append(("schedule.md", "schedule.ipynb", dict(analysis, **SCHEDULES[profile])))
+    out.append(("overview.md", "index.ipynb", analysis))  # the book's first page, written last
     return out

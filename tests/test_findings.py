@@ -76,7 +76,7 @@ def test_all_findings_link_labels_the_notebooks_define():
     found = F.all_findings(s, {"alexnet": [100.0], "gran-hbn": [30.0, 80.0, 140.0]},
                            np.round(np.arange(0, 1.0001, 0.02), 2), 64, [1, 8, 64])
     assert 5 <= len(found) <= 9 and {f.verdict for f in found} >= {F.AS_PAPER, F.UNLIKE_PAPER}
-    sources = "".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+    sources = "".join(p.read_text() for p in (Path(__file__).parent.parent / "notebooks").glob("*.md"))
     labels = {m for f in found for m in re.findall(r"\{numref\}`([^`]+)`", f.text)}
     assert labels and all(f'{label}' in sources for label in labels), labels
     md = F.as_markdown(found, numbered=True)

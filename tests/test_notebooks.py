@@ -11,22 +11,22 @@ import nbformat
 import numpy as np
 import pytest
 
+from hbn import pages
 from hbn.config import RunConfig
 from hbn.notebook import check_parameters, effective_config, parameters, parse_grid
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-SOURCES = sorted(NOTEBOOKS.glob("*.ipynb"))
+SOURCES = sorted(NOTEBOOKS.glob("*.md"))
 
 
 def _cells(path):
-    return nbformat.read(path, as_version=4).cells
+    return pages.read(path).cells
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
 def test_papermill_parses_every_parameter(path, caplog):
-    pm = pytest.importorskip("papermill")
     caplog.set_level(logging.WARNING)
-    found = pm.inspect_notebook(str(path))
+    found = pages.declared_parameters(path)
     cell = next(c for c in _cells(path) if "parameters" in c.metadata.get("tags", []))
     # Every assignment line of the parameters cell (but the _declared record) is a parameter.
     declared = [line.split("=")[0].strip() for line in cell.source.splitlines()
@@ -35,9 +35,11 @@ def test_papermill_parses_every_parameter(path, caplog):
     assert not [r for r in caplog.records if "Unable to parse" in r.getMessage()]
 
 
-def test_train_notebook_takes_every_run_config_field():
-    pm = pytest.importorskip("papermill")
-    found = pm.inspect_notebook(str(NOTEBOOKS / "train.ipynb"))
+def test_train_notebook_takes_every_run_config_field(tmp_path):
+    import papermill as pm
+    path = tmp_path / "train.ipynb"
+    nbformat.write(pages.read(NOTEBOOKS / "train.md"), path)
+    found = pm.inspect_notebook(str(path))  # (declared_parameters drops the defaults)
     assert list(found) == [f.name for f in dataclasses.fields(RunConfig)]
     concrete = {"model", "dataset", "profile", "seed"}
     assert all(found[k]["default"] == "None" for k in found if k not in concrete)
@@ -49,7 +51,7 @@ def test_cells_are_tagged_for_the_book(path):
     i = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
     assert "remove-cell" in cells[i].metadata["tags"]
     check = cells[i + 1]  # papermill injects its cell between these two
-    assert "check_parameters" in check.source and "remove-cell" in check.metadata["tags"]
+    assert "page(globals()" in check.source and "remove-input" in check.metadata["tags"]
     for c in cells:
         tags = c.metadata.get("tags", [])
         if c.cell_type == "code" and c.source.startswith("# NBVAL_CHECK_OUTPUT"):
@@ -61,10 +63,12 @@ def test_cells_are_tagged_for_the_book(path):
 
 
 def _probe(tmp_path) -> Path:
-    """The overview's parameters and check cells, then a cell that prints the parameters."""
-    cells = _cells(NOTEBOOKS / "overview.ipynb")
+    """The overview's parameters cell, then the page check (no study) and a cell that prints
+    the parameters."""
+    cells = _cells(NOTEBOOKS / "overview.md")
     i = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
-    nb = nbformat.v4.new_notebook(cells=cells[i:i + 2] + [nbformat.v4.new_code_cell(
+    nb = nbformat.v4.new_notebook(cells=cells[i:i + 1] + [nbformat.v4.new_code_cell(
+        "from hbn.notebook import page\nparams = page(globals(), 'probe', study=False)\n"
         "import json\nprint(json.dumps(params))")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path = tmp_path / "probe.ipynb"

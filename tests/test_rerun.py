@@ -7,7 +7,7 @@ import subprocess
 import papermill as pm
 import pytest
 
-from hbn import book
+from hbn import book, pages
 from hbn.config import make_config
 from hbn.train import train_or_reuse
 
@@ -32,7 +32,7 @@ def smoke_runs(tmp_path_factory, synthetic):
 
 def _page(src, tmp_path, runs_root, **params):
     out = tmp_path / f"out-{src}"
-    pm.execute_notebook(str(book.NOTEBOOKS / src), str(out), cwd=str(tmp_path), kernel_name="python3",
+    pm.execute_notebook(pages.read(book.NOTEBOOKS / src), str(out), cwd=str(tmp_path), kernel_name="python3",
                         progress_bar=False, parameters=dict(dataset="synthetic", profile="smoke",
                                                             out_dir=str(runs_root), **params))
     return json.loads(out.read_text())
@@ -44,7 +44,7 @@ def _text(nb) -> str:
 
 def test_example_1_tau_sweep_at_decision_batch_64_on_a_finer_grid(smoke_runs, tmp_path):
     before = _committed_state()
-    nb = _page("tau_sweep.ipynb", tmp_path, smoke_runs, decision_batch=64, tau_grid="0:1:0.01",
+    nb = _page("tau_sweep.md", tmp_path, smoke_runs, decision_batch=64, tau_grid="0:1:0.01",
                seeds=[0, 1])
     text = _text(nb)
     assert "batch of 64 images" in text and "0 to 1, 101 values" in text  # the grid 0, 0.01, ..., 1
@@ -54,14 +54,14 @@ def test_example_1_tau_sweep_at_decision_batch_64_on_a_finer_grid(smoke_runs, tm
 
 def test_example_4_an_analysis_page_on_some_seeds_only(smoke_runs, tmp_path):
     before = _committed_state()
-    nb = _page("beyond.ipynb", tmp_path, smoke_runs, seeds=[1, 2], latency_repeats=3)
+    nb = _page("beyond.md", tmp_path, smoke_runs, seeds=[1, 2], latency_repeats=3)
     assert '"p_seeds"' in _text(nb) and '"1, 2"' in _text(nb)  # the parameters it ran with
     assert _committed_state() == before
 
 
 def test_an_unknown_parameter_stops_a_page_run_by_papermill(smoke_runs, tmp_path):
     with pytest.raises(pm.PapermillExecutionError, match="decision_bach"):
-        _page("tau_sweep.ipynb", tmp_path, smoke_runs, decision_bach=64)
+        _page("tau_sweep.md", tmp_path, smoke_runs, decision_bach=64)
 
 
 def test_an_unknown_parameter_stops_the_runner_before_any_work(tmp_path, capsys):

@@ -12,7 +12,7 @@ import papermill as pm
 import pytest
 import torch
 
-from hbn import runs
+from hbn import pages, runs
 from hbn.cli import main
 from hbn.config import make_config
 from hbn.evaluate import evaluate
@@ -162,7 +162,7 @@ def test_a_page_run_by_hand_in_a_committed_folder_is_refused(tmp_path):
     figures = {p.name: p.read_bytes() for p in (page_dir / "figures").glob("*.png")}
     assert figures, "book/quick/figures is committed"
     with pytest.raises(pm.PapermillExecutionError, match="whose figures/ are committed"):
-        pm.execute_notebook(str(ROOT / "notebooks" / "tau_sweep.ipynb"), str(tmp_path / "o.ipynb"),
+        pm.execute_notebook(pages.read(ROOT / "notebooks" / "tau_sweep.md"), str(tmp_path / "o.ipynb"),
                             cwd=str(page_dir), kernel_name="python3", progress_bar=False,
                             parameters=dict(dataset="fashion-mnist", profile="quick",
                                             out_dir="../../runs", decision_batch=64))
