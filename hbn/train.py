@@ -267,14 +267,14 @@ def _optimizer(cfg: RunConfig, model, post: bool, device) -> torch.optim.Optimiz
     if not post:
         for p in model.parameters():
             p.requires_grad_(True)
-        return adam(model.parameters(), cfg.lr, cfg.weight_decay)
+        return adam(model.parameters(), cfg.lr, cfg.weight_decay, ADAM_IMPL)
     # Post-training: everything frozen but the semantic exit (paper §IV-B).
     for p in model.parameters():
         p.requires_grad_(False)
     head = model.exits["0"].classifiers["semantic"]
     for p in head.parameters():
         p.requires_grad_(True)
-    return adam(head.parameters(), cfg.post_lr, cfg.weight_decay)
+    return adam(head.parameters(), cfg.post_lr, cfg.weight_decay, ADAM_IMPL)
 
 
 def _format_row(row: dict) -> str:
