@@ -254,6 +254,9 @@ def set_aside(run: Path, log=print) -> None:
     an explicit retrain loses nothing until it has finished."""
     run = Path(run)
     if run.exists():
+        from .lock import run_lock
+        with run_lock(run, log=lambda *_: None):  # RunLocked while a process works on it
+            pass
         old = run.with_name(run.name + ".previous")
         if old.exists():
             shutil.rmtree(old)

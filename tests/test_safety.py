@@ -195,3 +195,19 @@ def test_a_missing_seed_names_the_train_command_not_evaluate(done):
                                                 r" --model gran-hbn .* --seed 7 .*--epochs 2`"):
         load_study(cfg.out_dir, "synthetic", "smoke", ["gran-hbn"], seeds=[0, 7],
                    overrides={"epochs": 2})
+
+
+def test_retrain_never_moves_a_folder_another_process_is_training(copy):
+    from hbn.lock import RunLocked
+    _, run = copy
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom hbn.lock import run_lock\n"
+                               f"with run_lock({str(run)!r}, log=lambda *_: None):\n"
+                               "    print('held', flush=True)\n    time.sleep(60)"],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunLocked):
+            runs.set_aside(run)
+        assert run.exists() and not run.with_name(run.name + ".previous").exists()
+    finally:
+        holder.kill()
