@@ -98,9 +98,25 @@ def job(cfg_dict: dict, threads: int) -> str:
     return str(runs.run_dir(cfg))
 
 
-def executor(launcher: str, folder: Path, threads: int, slurm: dict | None = None):
-    """The submitit executor: local processes, or Slurm with the cluster options in `slurm`
-    (partition, gpus, time in minutes, cpus, mem in GB, account, qos)."""
+def slurm_parameters(threads: int, slurm: dict | None = None, jobs: int = 0) -> dict:
+    """submitit's SlurmExecutor parameters from the cluster options (`--slurm-*`): partition,
+    gpus, time in minutes, cpus, mem in GB, account, qos; `jobs` > 0 caps the array's parallelism."""
+    s = dict(slurm or {})
+    params = {"time": int(s.get("time", 24 * 60)), "cpus_per_task": int(s.get("cpus", threads)),
+              "gpus_per_node": int(s.get("gpus", 1)), "ntasks_per_node": 1, "nodes": 1,
+              "signal_delay_s": 120}  # time to finish the epoch's checkpoint when pre-empted
+    if s.get("partition"):
+        params["partition"] = s["partition"]
+    if s.get("mem"):
+        params["mem"] = f"{int(s['mem'])}GB"
+    params.update({k: s[k] for k in ("account", "qos") if s.get(k)})
+    if jobs:
+        params["array_parallelism"] = jobs
+    return params
+
+
+def executor(launcher: str, folder: Path, threads: int, slurm: dict | None = None, jobs: int = 0):
+    """The submitit executor: local processes, or Slurm with `slurm_parameters`."""
     import submitit
     if launcher == "local":
         ex = submitit.LocalExecutor(folder=str(folder))
@@ -108,19 +124,12 @@ def executor(launcher: str, folder: Path, threads: int, slurm: dict | None = Non
         return ex
     if launcher != "slurm":
         raise ValueError(f"unknown launcher {launcher!r}; choose local or slurm")
-    s = dict(slurm or {})
-    ex = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
-    params = {"timeout_min": int(s.get("time", 24 * 60)), "cpus_per_task": int(s.get("cpus", threads)),
-              "gpus_per_node": int(s.get("gpus", 1)), "tasks_per_node": 1, "nodes": 1,
-              "slurm_signal_delay_s": 120}  # time to finish the epoch's checkpoint on pre-emption
-    if s.get("partition"):
-        params["slurm_partition"] = s["partition"]
-    if s.get("mem"):
-        params["mem_gb"] = int(s["mem"])
-    extra = {k: s[k] for k in ("account", "qos") if s.get(k)}
-    if extra:
-        params["slurm_additional_parameters"] = extra
-    ex.update_parameters(**params)
+    try:
+        ex = submitit.SlurmExecutor(folder=str(folder))
+    except RuntimeError as e:  # no srun on this machine
+        raise RuntimeError(f"--launcher slurm needs a Slurm cluster ({e}); on one machine use "
+                           f"--launcher local") from e
+    ex.update_parameters(**slurm_parameters(threads, slurm, jobs))
     return ex
 
 
@@ -142,7 +151,7 @@ def train_all(cfgs, launcher: str = "local", jobs: int = 1, threads: int | None 
         return 0
     folder = jobs_dir(todo[0])
     folder.mkdir(parents=True, exist_ok=True)
-    ex = executor(launcher, folder / "%j", threads, slurm)
+    ex = executor(launcher, folder / "%j", threads, slurm, jobs)
     if launcher == "slurm":
         with ex.batch():
             submitted = [ex.submit(job, c.to_dict(), threads) for c in todo]

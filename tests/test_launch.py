@@ -91,13 +91,14 @@ def test_status_says_missing_and_failed_with_the_command_and_the_error(tmp_path,
 
 
 def test_the_slurm_executor_gets_the_cluster_options(tmp_path):
-    ex = launch.executor("slurm", tmp_path / "%j", 8, {"partition": "gpu", "gpus": "1",
-                                                        "time": "600", "mem": "32",
-                                                        "account": "lab", "qos": "high"})
-    p = ex._executor.parameters
-    assert (p["partition"], p["gpus_per_node"], p["time"], p["cpus_per_task"], p["mem"]) == \
-        ("gpu", 1, 600, 8, "32GB")
-    assert p["additional_parameters"] == {"account": "lab", "qos": "high"}
-    assert p["signal_delay_s"] == 120  # time to write the epoch's checkpoint when pre-empted
+    p = launch.slurm_parameters(8, {"partition": "gpu", "gpus": "1", "time": "600", "mem": "32",
+                                    "account": "lab", "qos": "high"}, jobs=4)
+    assert p == {"partition": "gpu", "gpus_per_node": 1, "time": 600, "cpus_per_task": 8,
+                 "mem": "32GB", "ntasks_per_node": 1, "nodes": 1, "signal_delay_s": 120,
+                 "account": "lab", "qos": "high", "array_parallelism": 4}
+    import submitit  # the names are SlurmExecutor's own
+    assert set(p) <= set(submitit.SlurmExecutor._valid_parameters())
+    with pytest.raises(RuntimeError, match="--launcher slurm needs a Slurm cluster"):
+        launch.executor("slurm", tmp_path / "%j", 8, {})  # no srun here
     with pytest.raises(ValueError, match="unknown launcher"):
         launch.executor("pbs", tmp_path, 1)

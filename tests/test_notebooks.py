@@ -128,7 +128,7 @@ def test_effective_config_resolves_weights_device_and_data(tmp_path):
 def test_toc_has_the_parts_in_reading_order_and_refuses_unplaced_pages(tmp_path, monkeypatch):
     from hbn import book
     from hbn.toc import write_toc
-    monkeypatch.setattr(book, "ROOT", tmp_path)
+    monkeypatch.setattr("hbn.toc.ROOT", tmp_path)  # (hbn.paths.ROOT, as hbn.toc reads it)
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "design.md").write_text("# d\n")
     pages = [tmp_path / "book" / "quick" / n for _, n, _ in book.manifest("quick", "fashion-mnist")]
