@@ -106,7 +106,8 @@ def cmd_train_all(args) -> int:
         _config_from(args, m, "synthetic")  # fail fast on bad names/values
     cfgs = _study(args, models)
     gpu = torch.cuda.is_available() and (args.device or "auto") in ("auto", "cuda")
-    jobs = args.jobs or (len(cfgs) if gpu and args.launcher == "local" else 1)  # one GPU: all at once
+    # Default: one job at a time on a CPU, every run at once on one GPU, no cap on Slurm.
+    jobs = args.jobs or (0 if args.launcher == "slurm" else len(cfgs) if gpu else 1)
     if args.retrain:
         from .runs import run_dir, set_aside
         for c in cfgs:
@@ -237,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
     _add_study_options(p)
     p.add_argument("--launcher", choices=("local", "slurm"), default="local")
     p.add_argument("--jobs", type=int, default=0, help="local jobs at once (default: 1 on a CPU, "
-                   "all on one GPU); on Slurm the array's parallelism")
+                   "all on one GPU); on Slurm the array's parallelism (default: no cap)")
     p.add_argument("--threads", type=int, default=0, help="threads per job (default: cores / jobs)")
     for name, help_ in (("partition", "Slurm partition"), ("gpus", "GPUs per job"),
                         ("time", "time limit per job, minutes"), ("cpus", "CPUs per job"),
