@@ -14,8 +14,9 @@ test: venv  ## unit tests + nbval regression checks on the smoke notebooks
 train-all: venv data  ## train and evaluate the five models (no book)
 	$(PY) -m hbn train-all --profile $(PROFILE) $(if $(DATASET),--dataset $(DATASET))
 
-data: venv
+data: venv  ## the profile's data: Fashion-MNIST, and Tiny ImageNet 100/20 for the tiny profile
 	PYTHON=$(PY) scripts/get-fashion-mnist.sh
+	$(if $(filter tiny,$(PROFILE)),PYTHON=$(PY) scripts/get-tiny-imagenet.sh)
 
 venv: .venv/.installed
 .venv/.installed: pyproject.toml
