@@ -19,8 +19,9 @@ from pathlib import Path
 OUT = Path(__file__).parent / "results"
 
 
-def worker(dataset: str, steps: int, warmup: int, threads: int) -> float:
-    """One process: `steps` timed training steps (after `warmup`), images/s."""
+def _fast_step(dataset: str, threads: int):
+    """hbn.train's fast-path training step (bf16 autocast + channels_last where the CPU has
+    native bf16, fused Adam) for a fresh Gran-HBN, and an endless iterator of training batches."""
     import torch
     torch.set_num_threads(threads)
     from hbn.batching import batches
@@ -36,35 +37,32 @@ def worker(dataset: str, steps: int, warmup: int, threads: int) -> float:
     bf16 = cpu_has_bf16()
     if bf16:
         model.to(memory_format=torch.channels_last)
-    opt = _optimizer(cfg, model, False, torch.device("cpu"))
-    step = make_step(cfg, model, opt, exit_weights(cfg, model), autocast=bf16, channels_last=bf16)
+    step = make_step(cfg, model, _optimizer(cfg, model, False), exit_weights(cfg, model),
+                     autocast=bf16, channels_last=bf16)
     gen = torch.Generator().manual_seed(0)
-    it = batches(ds.train, cfg.batch_size, ds.mean, ds.std, gen, train=True)
+
+    def forever():
+        while True:
+            yield from batches(ds.train, cfg.batch_size, ds.mean, ds.std, gen, train=True)
+    return step, forever(), cfg.batch_size
+
+
+def worker(dataset: str, steps: int, warmup: int, threads: int) -> float:
+    """One process: `steps` timed training steps (after `warmup`), images/s."""
+    step, it, batch = _fast_step(dataset, threads)
     for _ in range(warmup):
         step(*next(it))
     t0 = time.perf_counter()
     for _ in range(steps):
         loss = step(*next(it))
     loss.item()
-    return steps * cfg.batch_size / (time.perf_counter() - t0)
+    return steps * batch / (time.perf_counter() - t0)
 
 
 def profile_step(dataset: str, threads: int) -> str:
-    """torch.profiler's table of one fast-path step (after warm-up), by self CPU time."""
-    import torch
+    """torch.profiler's table of five fast-path steps (after warm-up), by self CPU time."""
     from torch.profiler import ProfilerActivity, profile
-    torch.set_num_threads(threads)
-    from hbn.batching import batches
-    from hbn.config import make_config
-    from hbn.data import load_dataset
-    from hbn.models import build_model
-    from hbn.train import _optimizer, exit_weights, make_step
-    cfg = make_config("tiny", dataset=dataset)
-    ds = load_dataset(dataset)
-    model = build_model(cfg, ds).train().to(memory_format=torch.channels_last)
-    opt = _optimizer(cfg, model, False, torch.device("cpu"))
-    step = make_step(cfg, model, opt, exit_weights(cfg, model), autocast=True, channels_last=True)
-    it = batches(ds.train, cfg.batch_size, ds.mean, ds.std, torch.Generator().manual_seed(0), train=True)
+    step, it, _ = _fast_step(dataset, threads)
     for _ in range(5):
         step(*next(it))
     with profile(activities=[ProfilerActivity.CPU]) as prof:

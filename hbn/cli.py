@@ -47,23 +47,6 @@ def _config_from(args, model: str, dataset: str):
     return make_config(args.profile, model=model, dataset=dataset, **given)
 
 
-def _overrides(args) -> list[str]:
-    """The RunConfig flags the user gave, as command-line arguments again (for train-all)."""
-    out = []
-    for f in _run_fields():
-        v = getattr(args, f.name)
-        if v is None:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(v, bool):
-            out.append(flag if v else "--no-" + f.name.replace("_", "-"))
-        elif isinstance(v, (list, tuple)):
-            out += [flag, *map(str, v)]
-        else:
-            out += [flag, str(v)]
-    return out
-
-
 def _dataset(args) -> str:
     from .data import resolve_dataset
     name = args.dataset or PROFILES[args.profile]["dataset"]

@@ -121,15 +121,15 @@ def file_lists(src: Source, per_class=PER_CLASS) -> tuple[list, list]:
         parts = n.split("/")  # tiny-imagenet-200/train/<wnid>/images/<wnid>_<k>.JPEG
         if len(parts) == 5 and parts[1] == "train" and parts[2] in label and n.endswith(".JPEG"):
             train[parts[2]].append(n)
+    names = set(src.names)
     ann_name = f"{FOLDER}/val/val_annotations.txt"
-    if ann_name not in set(src.names):
+    if ann_name not in names:
         raise _corrupt(src.path, f"{ann_name} is missing")
     val = {w: [] for w in label}
     for line in src.read(ann_name).decode().splitlines():
         cols = line.split("\t")
         if len(cols) >= 2 and cols[1] in label:
             val[cols[1]].append(f"{FOLDER}/val/images/{cols[0]}")
-    names = set(src.names)
     absent = [n for files in val.values() for n in files if n not in names]
     for split, files, want in (("train", train, per_class[0]), ("val", val, per_class[1])):
         short = {w: len(f) for w, f in files.items() if len(f) != want}

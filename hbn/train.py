@@ -169,7 +169,7 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
     for epoch in range(start, cfg.epochs):
         post = epoch >= joint_epochs
         if epoch == start or epoch == joint_epochs:  # (re)build the phase's optimizer
-            optimizer = _optimizer(cfg, model, post, device)
+            optimizer = _optimizer(cfg, model, post)
             if state is not None and state["post"] == post:
                 optimizer.load_state_dict(state["optimizer"])
         gen = _epoch_generator(cfg, epoch, device)
@@ -263,7 +263,7 @@ def adam(params, lr: float, weight_decay: float, impl: str = ADAM_IMPL) -> torch
     return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **ADAM_IMPLS[impl])
 
 
-def _optimizer(cfg: RunConfig, model, post: bool, device) -> torch.optim.Optimizer:
+def _optimizer(cfg: RunConfig, model, post: bool) -> torch.optim.Optimizer:
     if not post:
         for p in model.parameters():
             p.requires_grad_(True)
