@@ -101,12 +101,18 @@ def train_config(page_dir: Path, params: dict) -> RunConfig:
 
 def study_configs(page_dir: Path, params: dict) -> list[RunConfig]:
     """The configurations of the runs a study page reads (`hbn.study.wanted_runs`: each model
-    at the page's `model_seeds`, by default seed 0, and the Gran-HBN `seeds`)."""
+    at the page's `model_seeds`, by default seed 0, and the Gran-HBN `seeds`), and the variants
+    of those runs an ablation page compares (`variants`: label -> RunConfig overrides)."""
     from .study import wanted_runs
     common = dict(params.get("overrides") or {}, dataset=params["dataset"],
                   out_dir=str((page_dir / params["out_dir"]).resolve()))
-    wanted = wanted_runs(params["models"], params.get("seeds", [0]), params.get("model_seeds") or [0])
-    return [make_config(params["profile"], **common, model=m, seed=s) for m, s in wanted]
+    model_seeds = params.get("model_seeds") or [0]
+    wanted = wanted_runs(params["models"], params.get("seeds", [0]), model_seeds)
+    cfgs = [make_config(params["profile"], **common, model=m, seed=s) for m, s in wanted]
+    for changes in (params.get("variants") or {}).values():  # the ablation page's variants
+        cfgs += [make_config(params["profile"], **{**common, **changes}, model=m, seed=s)
+                 for m in params["models"] for s in model_seeds]
+    return cfgs
 
 
 def inputs_digest(page_dir: Path, params: dict) -> str:

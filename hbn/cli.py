@@ -62,7 +62,15 @@ def cmd_train(args) -> int:
     cfg = _config_from(args, args.model, "synthetic")  # validate names/values before any work
     cfg = _config_from(args, args.model, _dataset(args))
     t0 = time.time()
-    run = train(cfg, resume=args.resume, progress=not args.no_progress, retrain=args.retrain)
+    resume = args.resume
+    if args.fork_from:
+        from .reuse import fork_for
+        from .runs import load_config, run_dir
+        cfg = dataclasses.replace(cfg, out_dir=load_config(args.fork_from).out_dir)
+        if not (run_dir(cfg) / "config.json").exists():
+            fork_for(cfg, args.fork_from)
+        resume = True
+    run = train(cfg, resume=resume, progress=not args.no_progress, retrain=args.retrain)
     df = stored_records(run) if finished_folder(run) else evaluate(run, device=cfg.device)
     print(f"\n{cfg.model} on {cfg.dataset} ({cfg.profile} profile{', SHORTENED' if cfg.shortened else ''}), "
           f"wall {time.time() - t0:.0f} s; test accuracy:\n{accuracy_table(df).round(4).to_string()}")
@@ -215,6 +223,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one model, then evaluate it on the test set")
     _add_run_options(p)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--fork-from", metavar="RUN_DIR", default=None,
+                   help="AG-HBN: start from RUN_DIR's checkpoint at the end of joint training "
+                   "(a variant that differs only in post-training settings; its folder lies "
+                   "beside RUN_DIR's)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("train-all", help="train a study as jobs: local processes or Slurm (submitit)")
     _add_run_options(p, model=False)

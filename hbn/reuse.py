@@ -33,16 +33,21 @@ def finished(cfg: RunConfig) -> bool:
     return runs.finished_folder(out) and same_experiment(runs.load_config(out), cfg)
 
 
+FORKABLE = ("post_mode", "post_lr", "sem_alpha", "sem_fine_weight", "post_epochs")
+
+
 def fork_post_training(run: Path, log=print, **changes) -> Path:
-    """An AG-HBN variant that differs only in its post-training settings (`post_mode`,
-    `post_lr`, `sem_alpha`, `sem_fine_weight`), started from `run`'s checkpoint at the end of
+    """An AG-HBN variant that differs only in its post-training settings (`FORKABLE`:
+    `post_mode`, `post_lr`, `sem_alpha`, `sem_fine_weight`, and `post_epochs`, `epochs` following
+    so that the joint phase keeps its length), started from `run`'s checkpoint at the end of
     joint training: the joint phase does not read these fields, so (on the CPU, bit for bit) it
     equals training the variant from scratch. Returns the variant's folder, ready to `--resume`."""
-    allowed = {"post_mode", "post_lr", "sem_alpha", "sem_fine_weight"}
-    if not changes or set(changes) - allowed:
-        raise ValueError(f"a post-training fork changes only {sorted(allowed)}, got {sorted(changes)}")
+    if not changes or set(changes) - set(FORKABLE):
+        raise ValueError(f"a post-training fork changes only {sorted(FORKABLE)}, got {sorted(changes)}")
     run = Path(run)
     src = runs.load_config(run)
+    if "post_epochs" in changes:  # the same joint phase, a longer or shorter post-training
+        changes["epochs"] = src.epochs - src.post_epochs + changes["post_epochs"]
     joint = run / JOINT_CHECKPOINT
     if src.model != "ag-hbn" or not joint.exists():
         raise FileNotFoundError(f"{joint} is missing: only an AG-HBN run that finished its joint "
@@ -60,5 +65,26 @@ def fork_post_training(run: Path, log=print, **changes) -> Path:
     (out / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in kept))
     meta = json.loads((run / "meta.json").read_text())
     runs.write_json(out / "meta.json", {**meta, "forked_from": str(run), "forked_at_epoch": state["epoch"]})
-    log(f"forked {run} at epoch {state['epoch']} into {out}: {changes}")
+    log(f"forked {run} at epoch {state['epoch']} into {out}: "
+        + ", ".join(f"{k} {getattr(src, k)} -> {v}" for k, v in changes.items()))
     return out
+
+
+def fork_for(cfg: RunConfig, run: Path, log=print) -> Path:
+    """Fork `run` (an AG-HBN run that finished its joint phase) into the variant `cfg`, which
+    may differ from it only in `FORKABLE` fields; the error names any other difference. The
+    variant's folder lies beside `run`'s (under its out_dir). Returns it, ready to `--resume`."""
+    src = runs.load_config(Path(run))
+    changes = {k: getattr(cfg, k) for k in FORKABLE if getattr(cfg, k) != getattr(src, k)}
+    if "post_epochs" in changes and cfg.epochs - cfg.post_epochs != src.epochs - src.post_epochs:
+        raise ValueError(f"{run} trained {src.epochs - src.post_epochs} joint epochs and the asked "
+                         f"run {cfg.epochs - cfg.post_epochs}: a fork keeps the joint phase; set "
+                         f"--epochs {src.epochs - src.post_epochs + cfg.post_epochs}")
+    forked = dataclasses.replace(src, **changes, **({"epochs": cfg.epochs} if "post_epochs" in changes else {}))
+    other = differing_fields(forked, dataclasses.replace(cfg, out_dir=forked.out_dir))
+    if other:
+        raise ValueError(f"cannot fork {run} into this run: it differs in {'; '.join(other)} "
+                         f"(fork vs asked), and a fork changes only {', '.join(FORKABLE)}")
+    if not changes:
+        raise ValueError(f"the asked run is {run} itself (no post-training setting differs)")
+    return fork_post_training(run, log, **changes)

@@ -251,3 +251,15 @@ def curve_summary(curves: pd.DataFrame, drop: float = 0.005) -> pd.DataFrame:
             for (s, e), g in curves.groupby(["selector", "exit"], sort=False)]
     return pd.DataFrame(rows)
 
+
+
+def cut_for_specificity(val_prob, target: float) -> float:
+    """Eq. (12)'s cut on P(fine) chosen on validation records for a target specificity: the
+    value c such that a share `target` of the validation images has P(fine) > c (the paper's
+    cut is 0.5). The cut is then applied, unchanged, to the test images."""
+    p = np.asarray(val_prob, np.float64)
+    if not 0 < target < 1:
+        raise ValueError(f"target specificity must lie strictly between 0 and 1, got {target}")
+    if np.isnan(p).any():
+        raise ValueError("sem_prob_fine has NaN: only AG-HBN has a semantic exit")
+    return float(np.quantile(p, 1 - target))

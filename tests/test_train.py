@@ -188,3 +188,23 @@ def test_post_training_settings_are_inert_for_models_without_a_semantic_exit():
     assert same_experiment(base, other) and run_dir(base) == run_dir(other)
     ag, ag_eval = make_config("smoke", model="ag-hbn"), make_config("smoke", model="ag-hbn", post_mode="eval")
     assert not same_experiment(ag, ag_eval) and run_dir(ag) != run_dir(ag_eval)
+
+
+def test_a_fork_may_lengthen_post_training_and_refuses_other_changes(tmp_path, synthetic):
+    import dataclasses
+    from hbn.reuse import fork_for
+    quiet = dict(progress=False, log=lambda *_: None)
+    cfg = _cfg(tmp_path, model="ag-hbn", epochs=3)  # 2 joint + 1 post
+    run = train(cfg, synthetic, **quiet)
+    longer = dataclasses.replace(cfg, post_epochs=2, epochs=4, post_lr=1e-5)
+    forked = fork_for(longer, run, log=lambda *_: None)
+    assert runs.load_config(forked).epochs == 4 and runs.load_config(forked).post_lr == 1e-5
+    train(runs.load_config(forked), synthetic, resume=True, **quiet)
+    phases = [m["phase"] for m in runs.read_metrics(forked)]
+    assert phases == ["joint", "joint", "post", "post"]
+    with pytest.raises(ValueError, match="keeps the joint phase; set --epochs 4"):
+        fork_for(dataclasses.replace(cfg, post_epochs=2), run)  # 1 joint + 2 post: another joint phase
+    with pytest.raises(ValueError, match="differs in lr"):
+        fork_for(dataclasses.replace(cfg, lr=0.5, post_lr=1e-5), run)
+    with pytest.raises(ValueError, match="itself"):
+        fork_for(cfg, run)
