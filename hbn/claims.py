@@ -108,6 +108,7 @@ class Verdict:
     text: str  # one MyST sentence
     evidence: str
     places: int = 3  # decimals of its numbers (`decimals`)
+    label: str = ""  # the label of the table of its numbers (`evidence`) on the Findings page
 
     @property
     def shown(self) -> str:
@@ -322,7 +323,12 @@ def _span(lo: float, hi: float, unit: str, places: int) -> str:
     return f"{fmt(lo, unit, places)} to {fmt(hi, unit, places)}"
 
 
-def verdict(study: Study, key: str) -> Verdict:
+def evidence_label(key: str, study: Study, own: bool = True) -> str:
+    """`tbl-claim-<key>` for the page's own study, `tbl-claim-<key>-<dataset>` for another's."""
+    return f"tbl-claim-{key}" + ("" if own else f"-{study.dataset}")
+
+
+def verdict(study: Study, key: str, own: bool = True) -> Verdict:
     claim = BY_KEY[key]
     _, stats, col = compute(study, key)
     m, lo, hi = (float(stats.loc[k, col]) for k in _STATS)
@@ -334,12 +340,14 @@ def verdict(study: Study, key: str) -> Verdict:
           else "one seed: no interval")
     text = f"{fmt(m, claim.unit, places)}{u}{where} ({ci}; {_n(study, key)}): **{v}**"
     return Verdict(key, claim.title, claim.section, claim.quote, study.dataset, v, m, lo, hi,
-                   claim.unit, _n(study, key), text, claim.evidence, places)
+                   claim.unit, _n(study, key), text, claim.evidence, places,
+                   evidence_label(key, study, own))
 
 
-def assess(study: Study) -> list[Verdict]:
-    """A verdict for every claim whose models the study holds, in the order of `CLAIMS`."""
-    return [verdict(study, c.key) for c in CLAIMS
+def assess(study: Study, own: bool = True) -> list[Verdict]:
+    """A verdict for every claim whose models the study holds, in the order of `CLAIMS`
+    (`own`: the study of the page, whose evidence tables carry the plain labels)."""
+    return [verdict(study, c.key, own) for c in CLAIMS
             if all(study.seeds(m) for m in models_of(c.key))]
 
 
@@ -360,17 +368,19 @@ def evidence(study: Study, key: str) -> pd.DataFrame:
 
 
 def table(verdicts: dict) -> pd.DataFrame:
-    """The claims table: one row per claim, one column per dataset title (`verdicts`: title ->
-    list of Verdict, or a string saying why a dataset has none yet)."""
+    """The claims table: one row per claim (its title, section and quote), one column per
+    dataset title (`verdicts`: title -> list of Verdict, or a string saying why a dataset has
+    none yet). Each verdict links the table of its numbers (`evidence`, `tbl-claim-<key>`)."""
     rows = []
     for c in CLAIMS:
-        row = {"claim": f"{c.title} ({c.section}): “{c.quote}”", "criterion": c.criterion}
+        row = {"claim": f"**{c.title}** ({c.section}): “{c.quote}”"}
         for title, vs in verdicts.items():
             if isinstance(vs, str):
                 row[title] = vs
                 continue
             v = next((v for v in vs if v.key == c.key), None)
-            row[title] = v.text if v else "not computed: the study lacks the models"
+            row[title] = (f"{v.text} ({{numref}}`{v.label}`)" if v
+                          else "not computed: the study lacks the models")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -393,3 +403,21 @@ def summary_markdown(verdicts: list[Verdict], title: str) -> str:
         parts.append(f"For {n[CANNOT_TELL]} the seeds trained cannot tell: "
                      f"{'; '.join(names[CANNOT_TELL])}.")
     return " ".join(parts)
+
+
+def other_study(out_dir: str, dataset: str, profile: str, pairs) -> Study | str:
+    """Another dataset's study (`pairs`: its (model, seed) runs) when every one of its runs has
+    finished, else a sentence saying how many have (its column of the claims table)."""
+    from . import runs
+    from .config import make_config
+    from .study import load_study
+    cfgs = [make_config(profile, model=m, seed=s, dataset=dataset, out_dir=out_dir) for m, s in pairs]
+    done = sum(runs.finished_folder(runs.run_dir(c)) for c in cfgs)
+    if done < len(cfgs):
+        return (f"not yet: {done} of the {len(cfgs)} runs of its {profile} study have finished "
+                f"(`python -m hbn status --profile {profile} --dataset {dataset}`)")
+    models = sorted({m for m, _ in pairs})
+    every = set.intersection(*({s for m2, s in pairs if m2 == m} for m in models))
+    study = load_study(out_dir, dataset, profile, models, sorted({s for m, s in pairs if m == "gran-hbn"}),
+                       model_seeds=sorted(every))
+    return study

@@ -29,6 +29,11 @@ class Finding:
     title: str
     verdict: str  # AS_PAPER, UNLIKE_PAPER or BEYOND
     text: str  # MyST Markdown
+    evidence: pd.DataFrame | None = None  # numbers no other table shows; label `evidence_label`
+
+    @property
+    def evidence_label(self) -> str:
+        return f"tbl-finding-{self.key}"
 
     def markdown(self) -> str:
         return f"**{self.title}** — *{self.verdict}.* {self.text}"
@@ -226,20 +231,39 @@ def selectors(study: Study) -> Finding:
         lm, llo, lhi = interval(d)
         ci = f", 95% interval {_signed(llo)} to {_signed(lhi)}" if np.isfinite(llo) else ""
         learned.append(f"{name} {_signed(lm)}{ci}, above τ in {int((d > 0).sum())} of {len(d)} seeds")
-    listed = "; ".join(f"{k} {v:.4f}" for k, v in auc.mean().sort_values(ascending=False).items())
-    return Finding(
+    means = auc.mean().sort_values(ascending=False)
+    listed = "; ".join(f"{k} {v:.4f}" for k, v in means.items())
+    f = Finding(
         "selectors", "Learned granularity selectors", BEYOND,
         f"Area under the accuracy–specificity curve, mean over branches and Gran-HBN seeds "
         f"{', '.join(map(str, auc.index))} (test set, per image; learned selectors fitted on "
         f"validation records): {listed}. The rule other than τ with the largest mean on test, "
         f"{best}, is {against}. Against τ, the learned selectors: {'; '.join(learned)}. "
-        f"See {{numref}}`tbl-op-auc` and {{numref}}`tbl-op-learned`.")
+        f"Per seed: {{numref}}`tbl-finding-selectors`; per branch, seed {auc.index[0]}: "
+        f"{{numref}}`tbl-op-auc` and {{numref}}`tbl-op-learned`.")
+    f.evidence = _selector_evidence(auc[list(means.index)], S.PAPER_TAU)
+    return f
+
+
+def _selector_evidence(auc: pd.DataFrame, tau: str) -> pd.DataFrame:
+    """Per seed, each selector's AUC (mean over branches), their mean, and each selector minus
+    τ: mean and 95 % interval over seeds, formatted as the finding prints them."""
+    from .study import interval
+    rows = [{"": f"seed {s}", **{k: f"{v:.4f}" for k, v in r.items()}} for s, r in auc.iterrows()]
+    rows.append({"": "mean over seeds", **{k: f"{v:.4f}" for k, v in auc.mean().items()}})
+    diffs = {k: interval(auc[k] - auc[tau]) for k in auc if k != tau}
+    for i, what in enumerate(("minus τ: mean", "minus τ: 95 % low", "minus τ: 95 % high")):
+        rows.append({"": what, tau: "", **{k: _signed(v[i]) for k, v in diffs.items()}})
+    return pd.DataFrame(rows)
 
 
 def _signed(x: float) -> str:
     """A small signed difference: 4 decimals, or 2 significant digits where those would read
-    as ±0.0000."""
-    return f"{x:+.4f}" if not np.isfinite(x) or abs(x) >= 5e-5 else f"{x:+.1e}"
+    as ±0.0000 (never e-notation), with a true minus."""
+    if not np.isfinite(x):
+        return "n/a"
+    places = 4 if x == 0 or abs(x) >= 5e-5 else min(8, 1 - int(np.floor(np.log10(abs(x)))))
+    return f"{x:+.{places}f}".replace("-", "−")
 
 
 def exit_cost(flops: dict, title: str) -> Finding:

@@ -13,6 +13,8 @@ EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2, 3, 4], "paper":
                "tiny": [1, 2]}  # extra Gran-HBN seeds, for intervals
 # Seeds trained for every model (an interval for every comparison between models).
 MODEL_SEEDS = {"tiny": [0, 1, 2]}
+# The other datasets' studies whose verdicts the Findings page's claims table sets beside its own.
+CLAIMS_ALSO = {"standard": {"tiny-imagenet-100": "tiny"}, "tiny": {"fashion-mnist": "standard"}}
 # Accuracy targets of the operating-point page, per dataset and, where training length moves
 # the accuracies, per profile: each set lies between the all-fine and all-coarse accuracies of
 # that training (a target out of reach is reported as not certified). And its FLOPs budgets.
@@ -80,7 +82,8 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
          dict(analysis, targets=targets(dataset, profile), **OPERATING)),
         ("methods.md", "methods.ipynb", analysis),
         ("findings.md", "findings.ipynb",
-         dict(analysis, model_seeds=MODEL_SEEDS.get(profile, [0]))),
+         dict(analysis, model_seeds=MODEL_SEEDS.get(profile, [0]),
+              claims_also=CLAIMS_ALSO.get(profile, {}))),
     ]
     if profile in SCHEDULES:  # how the profile's schedule was chosen, from its validation curves
         out.append(("schedule.md", "schedule.ipynb", dict(analysis, **SCHEDULES[profile])))

@@ -98,5 +98,6 @@ def test_summary_names_each_verdict():
     assert f"{n[C.HOLDS]} hold" in text and f"For {n[C.CANNOT_TELL]} the seeds trained cannot tell" in text
     assert all(v.shown in text for v in vs)
     table = C.table({"synthetic": vs, "Tiny ImageNet 100/20": "not yet trained"})
-    assert list(table.columns) == ["claim", "criterion", "synthetic", "Tiny ImageNet 100/20"]
+    assert list(table.columns) == ["claim", "synthetic", "Tiny ImageNet 100/20"]
+    assert table["synthetic"].str.contains("{numref}`tbl-claim-").sum() == len(vs)
     assert (table["Tiny ImageNet 100/20"] == "not yet trained").all()
