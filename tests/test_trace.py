@@ -2,7 +2,6 @@
 appears, formatted the same way, in the evidence it links; a planted mismatch is caught."""
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
