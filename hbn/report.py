@@ -186,10 +186,11 @@ def summary(study: Study, verdicts, f: dict[str, Fact], results: str, decision_b
     cfg, metas = g.config, [r.meta for r in study.runs.values()]
     w_f, w_c = MODEL_GRANULARITY_WEIGHTS["gran-hbn"]
     real = study.dataset != "cifar100"
-    claims = "\n".join(f"- {v.claim} ({v.section}; {v.dataset})" for v in verdicts)
+    claims = "\n".join(f"- {v.claim} ({v.section})" for v in verdicts)
     departs = "; ".join(cfg.departures())
     return {
-        "scope": f"We tested {len(verdicts)} claims of the paper:\n\n{claims}\n",
+        "scope": (f"We tested {len(verdicts)} claims of the paper on {study.title}, each "
+                  f"against a criterion stated before the numbers:\n\n{claims}\n"),
         "methodology": (
             "We re-implemented the five models (AlexNet, B-AlexNet, Sem-AlexNet, Gran-HBN, "
             "AG-HBN), the joint loss of eq. (7), AG-HBN's post-training (eqs. 8–11), the exit "
