@@ -100,11 +100,12 @@ def train_config(page_dir: Path, params: dict) -> RunConfig:
 
 
 def study_configs(page_dir: Path, params: dict) -> list[RunConfig]:
-    """The configurations of the runs a study page reads (seed 0 of each model + Gran-HBN seeds)."""
+    """The configurations of the runs a study page reads (`hbn.study.wanted_runs`: each model
+    at the page's `model_seeds`, by default seed 0, and the Gran-HBN `seeds`)."""
+    from .study import wanted_runs
     common = dict(params.get("overrides") or {}, dataset=params["dataset"],
                   out_dir=str((page_dir / params["out_dir"]).resolve()))
-    wanted = [(m, 0) for m in params["models"]]
-    wanted += [("gran-hbn", s) for s in params.get("seeds", [0]) if s]
+    wanted = wanted_runs(params["models"], params.get("seeds", [0]), params.get("model_seeds") or [0])
     return [make_config(params["profile"], **common, model=m, seed=s) for m, s in wanted]
 
 

@@ -67,7 +67,8 @@ def page(g: dict, name: str, study: bool = True):
     from IPython.display import Markdown, display
     from .study import figure_dir, load_study
     loaded = load_study(params["out_dir"], params["dataset"], params["profile"], params["models"],
-                        params["seeds"], overrides=params.get("overrides"))
+                        params["seeds"], overrides=params.get("overrides"),
+                        model_seeds=params.get("model_seeds") or (0,))
     caption = loaded.caption()
     glue_parameters(params)
     glue("caption", Markdown(caption))

@@ -92,9 +92,17 @@ class Study:
         return sorted(s for m, s in self.runs if m == model)
 
 
+def wanted_runs(models, seeds=(0,), model_seeds=(0,)) -> list[tuple[str, int]]:
+    """The (model, seed) runs of a study: every model at each of `model_seeds`, Gran-HBN also
+    at its `seeds` (more seeds of the model every analysis reads)."""
+    pairs = [(m, s) for s in model_seeds for m in models]
+    return pairs + [("gran-hbn", s) for s in seeds if ("gran-hbn", s) not in pairs]
+
+
 def load_study(out_dir: str, dataset: str, profile: str, models, seeds=(0,),
-               overrides: dict | None = None) -> Study:
-    """Load every finished run (records included) of `models` (seed 0) and Gran-HBN `seeds`.
+               overrides: dict | None = None, model_seeds=(0,)) -> Study:
+    """Load every finished run (records included) of `models` (at `model_seeds`, by default
+    seed 0) and Gran-HBN `seeds` (`wanted_runs`).
 
     `overrides` (RunConfig fields) select a variant of the profile, as `python -m hbn book --set`
     trains it. Runs that differ in anything but model and seed are refused: one study, one protocol.
@@ -103,9 +111,8 @@ def load_study(out_dir: str, dataset: str, profile: str, models, seeds=(0,),
     """
     if isinstance(models, str) or not list(models):
         raise ValueError(f"models must name at least one of {', '.join(MODELS)} (got {models!r})")
-    wanted = [(m, 0) for m in models] + [("gran-hbn", s) for s in seeds if s != 0]
     found = {}
-    for model, seed in wanted:
+    for model, seed in wanted_runs(models, seeds, model_seeds):
         cfg = make_config(profile, **{**(overrides or {}), "model": model, "dataset": dataset,
                                       "seed": seed, "out_dir": out_dir})
         path = runs.run_dir(cfg)

@@ -80,7 +80,8 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
         ("operating_point.md", "07-operating-point.ipynb",
          dict(analysis, targets=targets(dataset, profile), **OPERATING)),
         ("methods.md", "methods.ipynb", analysis),
-        ("findings.md", "findings.ipynb", analysis),
+        ("findings.md", "findings.ipynb",
+         dict(analysis, model_seeds=MODEL_SEEDS.get(profile, [0]))),
     ]
     if profile in SCHEDULES:  # how the profile's schedule was chosen, from its validation curves
         out.append(("schedule.md", "schedule.ipynb", dict(analysis, **SCHEDULES[profile])))
