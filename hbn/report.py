@@ -190,7 +190,7 @@ def summary(study: Study, verdicts, f: dict[str, Fact], results: str, decision_b
     departs = "; ".join(cfg.departures())
     return {
         "scope": (f"We tested {len(verdicts)} claims of the paper on {study.title}, each "
-                  f"against a stated criterion:\n\n{claims}\n"),
+                  f"against a stated criterion ({{numref}}`tbl-claims`):\n\n{claims}\n"),
         "methodology": (
             "We re-implemented the five models (AlexNet, B-AlexNet, Sem-AlexNet, Gran-HBN, "
             "AG-HBN), the joint loss of eq. (7), AG-HBN's post-training (eqs. 8–11), the exit "

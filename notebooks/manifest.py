@@ -86,6 +86,7 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
     if profile in SCHEDULES:  # how the profile's schedule was chosen, from its validation curves
         out.append(("schedule.md", "schedule.ipynb", dict(analysis, **SCHEDULES[profile])))
     # The reproducibility summary and checklist: after every page whose labels it links to.
-    out.append(("report.md", "report.ipynb", dict(analysis, **SCHEDULES.get(profile, {}))))
+    out.append(("report.md", "report.ipynb", dict(analysis, model_seeds=MODEL_SEEDS.get(profile, [0]),
+                                                  **SCHEDULES.get(profile, {}))))
     out.append(("overview.md", "index.ipynb", analysis))  # the book's first page, written last
     return out
