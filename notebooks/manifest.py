@@ -37,6 +37,7 @@ SCHEDULES = {"standard": dict(
 # (docs/) are named by their path from the repository root.
 PARTS = [
     (None, ["index"]),
+    ("Reproducibility", ["report"]),
     ("Findings", ["findings"]),
     ("The paper's results", ["03-tau-sweep", "04-comparison", "05-entropy"]),
     ("Beyond the paper", ["06-beyond-the-paper", "07-operating-point"]),
@@ -87,5 +88,8 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
     ]
     if profile in SCHEDULES:  # how the profile's schedule was chosen, from its validation curves
         out.append(("schedule.md", "schedule.ipynb", dict(analysis, **SCHEDULES[profile])))
+    # The reproducibility summary and checklist: after every page whose labels it links to.
+    out.append(("report.md", "report.ipynb", dict(analysis, model_seeds=MODEL_SEEDS.get(profile, [0]),
+                                                  **SCHEDULES.get(profile, {}))))
     out.append(("overview.md", "index.ipynb", analysis))  # the book's first page, written last
     return out

@@ -136,9 +136,11 @@ def test_toc_has_the_parts_in_reading_order_and_refuses_unplaced_pages(tmp_path,
     toc = (tmp_path / "_toc.yml").read_text()
     assert "root: book/quick/index\n" in toc
     captions = re.findall(r'caption: "(.*)"', toc)
-    assert captions == ["Findings", "The paper's results", "Beyond the paper", "Methods", "Appendix"]
+    assert captions == ["Reproducibility", "Findings", "The paper's results", "Beyond the paper",
+                        "Methods", "Appendix"]
     files = re.findall(r"file: (\S+)", toc)
-    assert files[0] == "book/quick/findings" and files[-1] == "docs/design"  # references.md absent
+    assert files[0] == "book/quick/report" and files[1] == "book/quick/findings"
+    assert files[-1] == "docs/design"  # references.md absent
     assert files.index("book/quick/02-evaluate") < files.index("book/quick/01-train-alexnet-s0")
     with pytest.raises(ValueError, match="new-page"):
         write_toc("quick", pages + [tmp_path / "book" / "quick" / "new-page.ipynb"])
