@@ -320,7 +320,7 @@ def effective_config(cfg, given: dict, meta: dict, run: Path, data: str) -> list
 
 # --- architectures without weights ----------------------------------------------------------------
 
-IN_CHANNELS = {"cifar100": 3, "fashion-mnist": 1, "synthetic": 3}
+IN_CHANNELS = {"cifar100": 3, "fashion-mnist": 1, "tiny-imagenet-100": 3, "synthetic": 3}
 
 
 def untrained(model: str, dataset: str, width: float = 1.0):
@@ -328,12 +328,13 @@ def untrained(model: str, dataset: str, width: float = 1.0):
     depend on the weights, so the book can count and time without any."""
     from . import hierarchy as H
     from .models import create_model
-    h = {"cifar100": H.CIFAR100, "fashion-mnist": H.FASHION_MNIST, "synthetic": H.synthetic()}[dataset]
+    h = {"cifar100": H.CIFAR100, "fashion-mnist": H.FASHION_MNIST,
+         "tiny-imagenet-100": H.TINY_IMAGENET, "synthetic": H.synthetic()}[dataset]
     return create_model(model, h.num_fine, h.num_coarse, IN_CHANNELS[dataset], width)
 
 
 def input_shape(dataset: str) -> tuple[int, int, int, int]:
-    return (1, IN_CHANNELS[dataset], 32, 32)  # Fashion-MNIST is zero-padded to 32x32
+    return (1, IN_CHANNELS[dataset], 32, 32)  # Fashion-MNIST zero-padded, Tiny ImageNet box-averaged
 
 
 def model_flops(dataset: str, models, width: float = 1.0) -> dict:

@@ -101,3 +101,4 @@ def test_summary_names_each_verdict():
     assert list(table.columns) == ["claim", "synthetic", "Tiny ImageNet 100/20"]
     assert table["synthetic"].str.contains("{numref}`tbl-claim-").sum() == len(vs)
     assert (table["Tiny ImageNet 100/20"] == "not yet trained").all()
+

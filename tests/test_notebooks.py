@@ -190,3 +190,11 @@ def test_provenance_says_revision_machine_and_dirty_tree_in_red():
     assert "`abc1234`" in md and ":class: error" in md and "hbn/x.py" in md
     assert 'color:#c00' in dirty._repr_html_()
     assert ":class: error" not in Provenance("abc1234", [], "t", dirty.machine, "fp32")._repr_markdown_()
+
+
+def test_every_dataset_has_model_shapes_for_the_cost_pages():
+    from hbn.config import DATASETS
+    from hbn.notebook import IN_CHANNELS, model_flops
+    assert set(DATASETS) <= set(IN_CHANNELS)
+    flops = model_flops("tiny-imagenet-100", ["gran-hbn"])
+    assert len(flops["gran-hbn"]) == 3 and flops["gran-hbn"][0] < flops["gran-hbn"][-1]
