@@ -49,6 +49,11 @@ PROFILES: dict[str, dict] = {
 PUBLISHED = "standard"  # the profile `make book` publishes (the committed top-level _toc.yml)
 
 
+
+def _plain(x: float) -> str:
+    """A learning rate as prose prints it: 0.001, 0.00015 (never 1e-3)."""
+    return f"{x:.10f}".rstrip("0").rstrip(".")
+
 @dataclass(frozen=True)
 class RunConfig:
     model: str = "gran-hbn"
@@ -160,10 +165,11 @@ class RunConfig:
         if self.width != 1.0:
             out.append(f"width {self.width}")
         if self.model == "ag-hbn" and self.post_lr != 1e-5:
-            out.append(f"post-training lr {self.post_lr:g} instead of 1e-5")
+            out.append(f"post-training learning rate {_plain(self.post_lr)} instead of 0.00001")
         if self.schedule != "constant":
-            out.append(f"Adam with {self.warmup_epochs} warm-up epoch(s) to a {self.lr:g} peak and "
-                       f"{self.schedule} decay to 0, instead of a constant 1.5e-4")
+            epochs = f"{self.warmup_epochs} warm-up epoch{'s' if self.warmup_epochs != 1 else ''}"
+            out.append(f"Adam with {epochs} to a peak learning rate of {_plain(self.lr)} and "
+                       f"{self.schedule} decay to 0, instead of a constant 0.00015")
         return out
 
     @property

@@ -66,7 +66,7 @@ def plot(df: pd.DataFrame, caption: str, save_to=None, name: str = "schedule-cho
     style per exit; integer epochs, one legend."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 5.4), sharex=True)  # plots.WIDTH: legible in the column
     colours = dict(zip(df["schedule"].unique(), plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     styles = {1: ":", 2: "--", 3: "-"}
     for ax, granularity in zip(axes, ("fine", "coarse")):
@@ -79,10 +79,10 @@ def plot(df: pd.DataFrame, caption: str, save_to=None, name: str = "schedule-cho
                ylim=(lo - 1, 100 * part["accuracy"].max() + 0.5))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncols=3, frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncols=2, frameon=False)
     from .plots import suptitle
     suptitle(fig, caption)
-    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    fig.tight_layout(rect=(0, 0.05 + 0.045 * -(-len(labels) // 2), 1, 1))
     if save_to is not None:
         from pathlib import Path
         fig.savefig(Path(save_to) / f"{name}.png", dpi=110)

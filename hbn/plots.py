@@ -2,8 +2,10 @@
 Fig. 5 (entropies) and the extra analyses. Every figure is titled with its dataset and profile
 and, given `save_to`, also written there as PNG.
 
-Sized for the book: about 9 inches wide with 11.5-point text or larger, so that text stays legible at the
-page's rendered width (about 800 px); one legend per figure, below the panels; accuracy in %.
+Sized for the book: at most 9 inches wide with 11.5-point text or larger, so that text stays
+legible at the page's rendered width (about 780 px: 9 pt or more as shown; wider content goes
+into more rows); axis limits leave room around every marker; one legend per figure; accuracy
+in %. tests/test_plots.py checks both rules on every figure the pages draw.
 """
 from __future__ import annotations
 
@@ -40,12 +42,18 @@ def _finish(fig, title: str, save_to: Path | None, name: str):
     return fig
 
 
-def _legend_below(fig, axes, ncol: int = 3):
-    """One legend for the whole figure, below the panels, without duplicate entries."""
+def _entries(axes) -> dict:
+    """{label: handle} over all panels, without duplicates, in the order drawn."""
     seen = {}
     for ax in np.ravel(axes):
         for h, label in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(label, h)
+    return seen
+
+
+def _legend_below(fig, axes, ncol: int = 3):
+    """One legend for the whole figure, below the panels, without duplicate entries."""
+    seen = _entries(axes)
     fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=ncol, frameon=False,
                bbox_to_anchor=(0.5, 0.0))
     return len(seen)
@@ -60,6 +68,14 @@ def _finish_below(fig, axes, title: str, save_to, name: str, ncol: int = 3):
     if save_to is not None:
         fig.savefig(Path(save_to) / f"{name}.png", dpi=110, bbox_inches="tight")
     return fig
+
+
+def _padded(values, share: float = 0.1, least: float = 0.5) -> tuple[float, float]:
+    """Axis limits around `values` with `share` of their range (at least `least`) on each
+    side, so that no marker is cut by the axes' edge."""
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    pad = max(share * (hi - lo), least)
+    return lo - pad, hi + pad
 
 
 def phase_boundary(metrics: list[dict]) -> float | None:
@@ -82,7 +98,8 @@ def training_curves(metrics: list[dict], caption: str, save_to=None, name="train
         if len(d):
             ax1.plot(d.epoch, d.train_loss, marker=marker, color="k" if phase == "joint" else "C3",
                      label=label)
-    ax1.set(xlabel="epoch", ylabel="training loss", title="loss")
+    ax1.set(xlabel="epoch", ylabel="training loss", title="loss",
+            ylim=_padded(df.train_loss, least=0.01))
     heads = [c for c in df if c.startswith("val_exit")]
     for c in heads:
         exit_no, gran = c[len("val_exit"):].split("_", 1)
@@ -147,10 +164,12 @@ def comparison(points: pd.DataFrame, curves: pd.DataFrame, caption: str, save_to
                 ax.plot(c.specificity, 100 * c.accuracy, style, color="C7",
                         label=f"Gran-HBN over τ, decided {what}")
         for model, p in points[points["exit"] == e].groupby("model", sort=False):
-            ax.scatter(p.specificity, 100 * p.accuracy, marker=markers[model], s=60, zorder=3,
-                       color=colors[model], label=model)
+            # open markers of different shapes: models at the same point (δ = 1) stay visible
+            ax.scatter(p.specificity, 100 * p.accuracy, marker=markers[model], s=70, zorder=3,
+                       facecolors="none", edgecolors=colors[model], linewidths=2, label=model)
         ax.set(xlabel="specificity δ", title=f"branch {e}", xlim=(-0.08, 1.08))
-    axes[0][0].set_ylabel("test accuracy (%)")
+    axes[0][0].set(ylabel="test accuracy (%)", ylim=_padded(100 * pd.concat(
+        [points.accuracy.dropna(), curves.accuracy.dropna()])))
     return _finish_below(fig, axes, f"Fig. 4 — models compared per branch\n{caption}", save_to,
                          name, ncol=3)
 
@@ -245,7 +264,7 @@ def latency(df: pd.DataFrame, caption: str, save_to=None, name="latency"):
                     yerr=[d["median_ms"] - d["q25_ms"], d["q75_ms"] - d["median_ms"]])
     ax.set(xlabel="exit (branch)", ylabel="latency, ms (median, IQR)", xticks=[1, 2, 3],
            title="forward pass that stops at the exit, batch 1")
-    ax.set_ylim(bottom=0)
+    ax.set(xlim=(0.7, 3.5), ylim=(0, 1.15 * df["q75_ms"].max()))  # no point on an edge
     return _finish_below(fig, [ax], caption, save_to, name, ncol=3)
 
 
@@ -257,10 +276,15 @@ def operating_curves(curves: pd.DataFrame, points: pd.DataFrame | None, caption:
     specificity, accuracy, marked on top (e.g. AG-HBN's semantic exit at 0.5).
     """
     exits = sorted(curves["exit"].unique())
-    fig, axes = plt.subplots(1, len(exits), figsize=(5 * len(exits) + 3, 4.0), squeeze=False)
+    # Two panels a row (three in a row would shrink the text below legibility in the book's
+    # column); with an odd number of panels the legend takes the free cell.
+    ncols = min(2, len(exits))
+    rows = -(-len(exits) // ncols)
+    fig, grid = plt.subplots(rows, ncols, figsize=(WIDTH, 3.6 * rows + 0.6), squeeze=False)
+    axes, spare = list(grid.flat[:len(exits)]), list(grid.flat[len(exits):])
     selectors = list(curves["selector"].unique())
     colors = {s: ("k" if s.startswith("oracle") else f"C{i}") for i, s in enumerate(selectors)}
-    for ax, e in zip(axes[0], exits):
+    for ax, e in zip(axes, exits):
         for s in selectors:
             c = curves[(curves["exit"] == e) & (curves["selector"] == s)]
             if len(c):
@@ -272,6 +296,16 @@ def operating_curves(curves: pd.DataFrame, points: pd.DataFrame | None, caption:
                 ax.scatter(p.specificity, 100 * p.accuracy, marker="*^sD"[i % 4], s=110, zorder=4,
                            color=colors[same[0]] if same else "C6", edgecolor="k", label=label)
         ax.set(xlabel="specificity δ (share of fine answers)", ylabel="test accuracy (%)",
-               title=f"branch {e}", xlim=(-0.02, 1.02))
-    return _finish_below(fig, list(axes[0]), f"Choosing the operating point — granularity "
-                         f"selectors, per image, test set\n{caption}", save_to, name, ncol=3)
+               title=f"branch {e}", xlim=(-0.04, 1.04))
+        acc = [curves.loc[curves["exit"] == e, "accuracy"]]
+        if points is not None:
+            acc.append(points.loc[points["exit"] == e, "accuracy"])
+        ax.set_ylim(_padded(100 * pd.concat(acc), 0.06))
+    title = f"Choosing the operating point — granularity selectors, per image, test set\n{caption}"
+    if not spare:
+        return _finish_below(fig, axes, title, save_to, name, ncol=2)
+    seen = _entries(axes)
+    for ax in spare:
+        ax.axis("off")
+    spare[0].legend(list(seen.values()), list(seen), loc="center", frameon=False)
+    return _finish(fig, title, save_to, name)

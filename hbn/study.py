@@ -25,6 +25,19 @@ AUTHORS_FORCED = pd.DataFrame([
     ("Gran-HBN", "specificity 1 (all fine)", 51.9, 53.8, 51.7),
     ("AG-HBN", "specificity ≈ 0.75", 54.87, 55.78, 53.91),
 ], columns=["model", "answer", "branch 1", "branch 2", "branch 3"])
+# Gran-HBN's rows are read off the authors' figures, not printed in the paper (DESIGN.md §5: "≈").
+AUTHORS_APPROXIMATE = {"specificity 0 (all coarse)", "specificity 1 (all fine)"}
+
+
+def authors_forced_shown() -> pd.DataFrame:
+    """`AUTHORS_FORCED` as the book prints it: values read off a figure keep their "≈" and the
+    one decimal they were read to; printed values keep their two."""
+    out = AUTHORS_FORCED.astype(object)
+    approx = out["answer"].isin(AUTHORS_APPROXIMATE)
+    for col in ("branch 1", "branch 2", "branch 3"):
+        out[col] = [np.nan if pd.isna(v) else f"≈{v:.1f}" if a else f"{v:.2f}"
+                    for v, a in zip(out[col], approx)]
+    return out
 # Authors' operating regions of τ (paper Table II; batch-mean decisions, batch 512): from the
 # last τ with specificity 0 to the first with specificity 1 (hbn.analysis.operating_region).
 AUTHORS_REGIONS = pd.DataFrame({"branch": [1, 2, 3], "start": [0.46, 0.50, 0.42],

@@ -1,5 +1,7 @@
 """Tables as the book shows them: no index column, one unit per quantity (accuracies in %
-with 2 decimals), "—" where a value does not apply, and a numbered caption.
+with 2 decimals, small differences to 2 significant digits), no e-notation, "—" where a value
+does not apply, and a numbered caption. A long table is shown as a summary on the page, with
+the full table one click away (`Table.collapsed`).
 
 `table(...)` returns an object that Jupyter shows as HTML and the book renders from its
 Markdown form, a MyST `table` directive that Sphinx numbers ("Table 3") and `{numref}` links to.
@@ -9,7 +11,9 @@ from __future__ import annotations
 import html
 import math
 import numbers
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,13 +21,31 @@ import pandas as pd
 NA = "—"  # shown where a value does not apply (a head the exit lacks, an empty region, ...)
 
 
+def significant(value: float, digits: int = 2, zeros: bool = True) -> str:
+    """`value` to `digits` significant digits in positional notation (never e-notation):
+    0.0000041, -0.030, 0.12, 1,200; without trailing zeros unless `zeros`."""
+    v = float(value)
+    if not math.isfinite(v) or v == 0:
+        return cell(v)
+    places = digits - 1 - math.floor(math.log10(abs(v)))
+    if places <= 0:
+        return f"{round(v, places):,.0f}"
+    text = f"{v:.{places}f}"
+    return text if zeros else text.rstrip("0").rstrip(".")
+
+
 def cell(value, decimals: int = 3, percent: bool = False) -> str:
     """One value as text: `NA` for None/NaN, integers as such, floats to `decimals` places
-    (fractions times 100 with 2 places when `percent`), sequences comma-separated."""
+    (fractions times 100 with 2 places when `percent`; values that would show fewer than 2
+    significant digits to 2 significant digits), sequences comma-separated, mappings as "key: value; ..."."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return NA
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
+    if isinstance(value, dict):  # {"a": 1, "b": {"c": 2}} -> "a: 1; b: c = 2"
+        inner = lambda v: (", ".join(f"{k} = {cell(x, decimals)}" for k, x in v.items()) or NA  # noqa: E731
+                           if isinstance(v, dict) else cell(v, decimals, percent))
+        return "; ".join(f"{k}: {inner(v)}" for k, v in value.items()) or NA
     if isinstance(value, (list, tuple, np.ndarray)):
         return ", ".join(cell(v, decimals, percent) for v in value) or NA
     if isinstance(value, numbers.Integral) and not percent:
@@ -36,8 +58,10 @@ def cell(value, decimals: int = 3, percent: bool = False) -> str:
             return "∞" if v > 0 else "−∞"
         if percent:
             return f"{100 * v:.2f}"
-        if v != 0 and (abs(v) < 10 ** -decimals or abs(v) >= 1e6):
-            return f"{v:.{max(decimals - 1, 1)}e}"
+        if v != 0 and abs(v) < 10 ** (1 - decimals):  # fewer than 2 digits would show
+            return significant(v, zeros=False)
+        if abs(v) >= 1e6:
+            return f"{v:,.0f}"
         return f"{v:.{decimals}f}"
     return str(value)
 
@@ -50,7 +74,8 @@ def format_frame(df: pd.DataFrame, percent=(), decimals: dict | int = 3) -> pd.D
     for col in df.columns:
         pct = col in percent
         places = decimals.get(col, 3) if isinstance(decimals, dict) else decimals
-        name = f"{col} (%)" if pct and "%" not in str(col) else str(col)
+        name = str(col).replace("_", " ")  # "batch size", not "batch_size": headers may wrap
+        name = f"{name} (%)" if pct and "%" not in name else name
         out[name] = [cell(v, places, pct) for v in df[col]]
     return pd.DataFrame(out)
 
@@ -58,7 +83,7 @@ def format_frame(df: pd.DataFrame, percent=(), decimals: dict | int = 3) -> pd.D
 def _numeric(values) -> bool:
     def num(s):
         try:
-            float(s.replace(",", "").replace("−", "-"))
+            float(s.replace(",", "").replace("−", "-").lstrip("≈"))
             return True
         except ValueError:
             return s in (NA, "∞", "−∞")
@@ -98,17 +123,28 @@ class Table:
 
 
 def table(df: pd.DataFrame, caption: str, name: str, percent=(), decimals: dict | int = 3,
-          note: str = "") -> Table:
+          note: str = "", two_digits=(), csv_to: Path | None = None) -> Table:
     """A numbered table for the book: `name` is its label (unique in the book, e.g.
-    "tbl-forced"), `percent` the columns holding fractions to show as %."""
+    "tbl-forced"), `percent` the columns holding fractions to show as %, `two_digits` those
+    shown to 2 significant digits (small differences). `csv_to` (a page's figures folder):
+    also write the unformatted table there as `<name>.csv`, linked from the note for download."""
     if not name.replace("-", "").replace("_", "").isalnum():
         raise ValueError(f"table name {name!r}: use letters, digits, - and _ only")
     shown = format_frame(df, percent, decimals)
+    for col, shown_col in zip(df.columns, shown.columns):
+        if col in two_digits:
+            shown[shown_col] = [significant(v) if isinstance(v, numbers.Real) and np.isfinite(v)
+                                else cell(v) for v in df[col]]
     has_na = NA in shown.to_numpy()
     if not has_na and f"{NA}:" in note:  # explain the dash only where one is shown
         note = note.split(f"{NA}:")[0].strip()
     if has_na and f"{NA}:" not in note:
         note = (note + " " if note else "") + f"{NA}: not applicable."
+    if csv_to is not None:
+        path = Path(csv_to) / f"{name}.csv"
+        df.to_csv(path, index=False)
+        link = Path(os.path.relpath(path.resolve(), Path.cwd().resolve())).as_posix()
+        note = f"{note} The full table as CSV: {{download}}`{path.name} <{link}>`.".strip()
     return Table(shown, caption, name, note)
 
 

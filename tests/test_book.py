@@ -93,3 +93,26 @@ def test_hints_are_commands_that_train_exactly_the_missing_run():
     args = parser().parse_args(argv)
     from hbn.cli import _config_from
     assert _config_from(args, args.model, args.dataset) == cfg and args.resume
+
+
+def test_repository_button_needs_one_real_address():
+    """Issue 19: the header's repository link comes from `_config.yml`'s `repository: url` alone,
+    and the button is shown only for a real address (docs/_ext/hbn_cells.py)."""
+    import importlib.util
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import yaml
+    root = Path(book.__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("hbn_cells", root / "docs" / "_ext" / "hbn_cells.py")
+    ext = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ext)
+    for url, shown in (("", False), (None, False), ("https://github.com/OWNER/hbn", False),
+                       ("https://github.com/someone/hbn", True), ("hbn", False)):
+        config = SimpleNamespace(html_theme_options={"repository_url": url} if url is not None else {})
+        ext.repository_button(None, config)
+        assert config.html_theme_options["use_repository_button"] is shown, url
+    config_yml = yaml.safe_load((root / "_config.yml").read_text())
+    url = config_yml["repository"]["url"]
+    assert url == "" or ext.real_repository(url), url  # empty (no button) or a real address
+    assert "use_repository_button" not in config_yml.get("html", {})  # derived from the address only

@@ -87,7 +87,7 @@ def test_cells_are_text_with_one_unit():
     assert cell(np.nan) == NA and cell(None) == NA
     assert cell(0.12345, percent=True) == "12.35" and cell(0.5) == "0.500"
     assert cell(12000) == "12,000" and cell(3) == "3" and cell(True) == "yes"
-    assert cell([1, 8, 64]) == "1, 8, 64" and cell(0.00015) == "1.50e-04"
+    assert cell([1, 8, 64]) == "1, 8, 64" and cell(0.00015) == "0.00015"
 
 
 def test_table_is_a_numbered_myst_table_without_index():
@@ -132,3 +132,14 @@ def test_signed_differences_never_read_as_zero():
     for x in (3e-7, -2.5e-5, 0.04):  # two significant digits, never zero, never e-notation
         shown = F._signed(x)
         assert "e" not in shown and float(shown.replace("−", "-")) == pytest.approx(x, rel=0.05)
+
+
+def test_numbers_have_no_e_notation_and_small_differences_two_significant_digits():
+    """Issue 19: "4.14e-06", "-9.276e-05" and raw lists or dicts never reach a table."""
+    from hbn.tables import significant
+    assert cell(4.14e-06) == "0.0000041" and cell(-9.276e-05, 4) == "-0.000093" and cell(5e-4, 4) == "0.0005"
+    assert cell(1.3e8) == "130,000,000" and "e" not in cell(1.5e-4, 4)
+    assert significant(-0.03) == "-0.030" and significant(0.000014) == "0.000014" and significant(1234.5) == "1,200"
+    assert cell({"a": {}, "b": {"epochs": 12}}) == "a: —; b: epochs = 12"
+    t = table(pd.DataFrame({"batch_size": [1], "d": [-9.276e-05]}), "c", "tbl-x", two_digits=["d"])
+    assert list(t.frame.columns) == ["batch size", "d"] and t.frame.iloc[0, 1] == "-0.000093"

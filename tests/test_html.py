@@ -143,3 +143,11 @@ def test_findings_page_exists_and_is_second(html, pages):
     findings = pages[order[1]]
     items = [li for li in _article(findings).find_all("li") if "the paper" in li.get_text()]
     assert 5 <= len(items) <= 9, f"{len(items)} findings"
+
+
+def test_no_placeholder_links(pages):
+    """Issue 19: no link leads to a placeholder (the header's repository button needs a real
+    address, `_config.yml`'s `repository: url`; without one it is not shown)."""
+    bad = {str(p.name): a["href"] for p, soup in pages.items() for a in soup.find_all("a", href=True)
+           if "OWNER" in a["href"] or "example.com" in a["href"]}
+    assert not bad, bad

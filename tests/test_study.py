@@ -68,3 +68,14 @@ def test_training_cost_sums_the_logged_training_time():
     r = training_cost(Study("synthetic", "smoke", {("gran-hbn", 2): Run(
         make_config("smoke", model="gran-hbn"), Path("r"), None, {}, metrics, resumed)})).iloc[0]
     assert r["threads"] == "1, 2 after epoch 9" and r["note"] == "resumed after epoch 4, 9"
+
+
+def test_authors_values_read_off_figures_keep_their_approximation_sign():
+    """Issue 19: DESIGN.md §5 marks Gran-HBN's rows "≈" (read off the authors' figures); the
+    book prints them so, to the one decimal read, and the printed values to two."""
+    from hbn.study import authors_forced_shown
+    shown = authors_forced_shown().set_index("answer")
+    assert shown.loc["specificity 0 (all coarse)", "branch 1"] == "≈64.0"
+    assert shown.loc["specificity 1 (all fine)", "branch 3"] == "≈51.7"
+    assert shown.loc["specificity ≈ 0.75", "branch 1"] == "54.87"
+    assert authors_forced_shown().set_index("model").loc["B-AlexNet", "branch 2"] == "53.03"
