@@ -187,6 +187,11 @@ def operating_region(sweep: pd.DataFrame) -> dict:
     start when δ > 0 already at the grid's first τ (or δ = 0 on the whole grid), end when
     δ < 1 still at its last τ (or δ = 1 on the whole grid). A grid edge is never reported as a
     limit. `region` says it in words, e.g. "0.46–0.54" or "0.46–beyond the grid (above)".
+
+    Resolution: each limit is a grid point, the true one lies within one grid step inside it,
+    so the true width is in (size - 2 step, size]. `step` = the larger grid spacing next to
+    the two limits; with no point strictly inside (`narrower_than_step`) `region` says
+    "narrower than the grid step" instead of printing an interval.
     """
     keys = [c for c in ("rule", "branch", "mode", "batch_size") if c in sweep]
     if keys and len(sweep[keys].astype(str).drop_duplicates()) > 1:
@@ -203,16 +208,24 @@ def operating_region(sweep: pd.DataFrame) -> dict:
     dec = next((d for d in range(5) if np.allclose(tau, np.round(tau, d), rtol=0, atol=1e-9)),
                None)
     num = (lambda x: f"{x:.{dec}f}") if dec is not None else (lambda x: f"{x:.4g}")  # noqa: E731
-    if np.isnan(start) and np.isnan(end) and not np.any((spec > 0) & (spec < 1)):
+    inside = int(np.sum((spec > 0) & (spec < 1)))
+    gaps = ([tau[zero[-1] + 1] - tau[zero[-1]]] if np.isfinite(start) else []) + \
+        ([tau[one[0]] - tau[one[0] - 1]] if np.isfinite(end) else [])
+    narrow = bool(np.isfinite(start) and np.isfinite(end) and inside == 0)
+    if np.isnan(start) and np.isnan(end) and not inside:
         where = "above" if spec[0] == 0 else "below"  # δ = 0 (or 1) on the whole grid
         text = f"beyond the grid ({where})"
+    elif narrow:  # δ jumps from 0 to 1 between neighbouring τ: the grid cannot measure it
+        mid = (start + end) / 2
+        text = "narrower than the grid step, at τ ≈ " + (f"{mid:.{dec + 1}f}" if dec is not None
+                                                           else f"{mid:.4g}")
     else:
         text = (("beyond the grid (below)" if np.isnan(start) else num(start)) + "–"
                 + ("beyond the grid (above)" if np.isnan(end) else num(end)))
-    return dict(start=start, end=end, size=end - start,
-                n_points=int(np.sum((spec > 0) & (spec < 1))),
+    return dict(start=start, end=end, size=end - start, n_points=inside,
                 start_beyond_grid=bool(np.isnan(start)), end_beyond_grid=bool(np.isnan(end)),
-                region=text)
+                region=text, step=float(max(gaps)) if gaps else np.nan,
+                narrower_than_step=narrow)
 
 
 def _both_heads(a: dict) -> list[int]:
@@ -231,6 +244,60 @@ def operating_regions(a: dict, taus, modes=("sample", "batch"),
                 sw = tau_sweep(a, taus, branch=b, mode=mode, batch_size=bs)
                 rows.append(dict(branch=b, exit=_exit_number(a, b), mode=mode, batch_size=bs,
                                  **operating_region(sw)))
+    return pd.DataFrame(rows)
+
+
+def tau_at_half(sweep: pd.DataFrame) -> float:
+    """τ where one sweep's specificity first reaches δ = 0.5, linear between the two grid
+    points around it; NaN when δ ≥ 0.5 at the grid's first τ or never reaches 0.5."""
+    s = sweep.sort_values("tau")
+    tau, spec = s["tau"].to_numpy(float), s["specificity"].to_numpy(float)
+    i = int(np.argmax(spec >= 0.5))
+    if spec[i] < 0.5 or i == 0:
+        return np.nan
+    return float(np.interp(0.5, spec[i - 1:i + 1], tau[i - 1:i + 1]))
+
+
+def scale_free_region(sweep: pd.DataFrame, scale: float | None = None) -> dict:
+    """`operating_region(sweep)` plus `tau_half` (`tau_at_half`) and its limits, size, step
+    and smallest possible width (size - 2 steps, at least 0) divided by `scale`, as
+    `*_scaled`; default scale: the sweep's own τ at δ = 0.5, so that a region reads as a
+    fraction of where it sits whatever the entropies' scale. NaN where scale is not > 0."""
+    r = operating_region(sweep)
+    half = tau_at_half(sweep)
+    scale = half if scale is None else float(scale)
+    k = 1 / scale if np.isfinite(scale) and scale > 0 else np.nan
+    low = max(r["size"] - 2 * r["step"], 0.0) if np.isfinite(r["size"]) else np.nan
+    return dict(r, tau_half=half, scale=scale, start_scaled=r["start"] * k,
+                end_scaled=r["end"] * k, size_scaled=r["size"] * k, step_scaled=r["step"] * k,
+                size_low_scaled=low * k)
+
+
+def median_entropy_gap(a: dict) -> np.ndarray:
+    """Per exit column: the median over images of |e_f - e_c| (nats), the scale of the
+    per-image fine-coarse entropy gap Algorithm 1's τ is compared with; NaN without both heads."""
+    d = np.abs(np.asarray(a["fine_entropy"], np.float64) - np.asarray(a["coarse_entropy"], np.float64))
+    return np.array([np.median(c) if np.isfinite(c).all() else np.nan for c in d.T])
+
+
+def scale_free_regions(a: dict, taus, mode: str = "batch", batch_size: int = 512) -> pd.DataFrame:
+    """Per branch with both heads, forced exits: the operating region on `taus` (Table II's
+    definition) in two scale-free units. `median_gap` = `median_entropy_gap`, `tau_half` = τ at
+    δ = 0.5; `*_per_gap` and `*_per_half` are τ values divided by each (start, end, size,
+    step; `size_low_per_half`: the smallest width the grid allows). Use a fine grid
+    (`wide_tau_grid`): on a coarse one the sizes are mostly the grid's step."""
+    rows = []
+    gap = median_entropy_gap(a)
+    for b in _both_heads(a):
+        r = scale_free_region(tau_sweep(a, taus, branch=b, mode=mode, batch_size=batch_size))
+        row = dict(branch=b, exit=_exit_number(a, b), mode=mode,
+                   batch_size=1 if mode == "sample" else batch_size, median_gap=float(gap[b]),
+                   **{k: v for k, v in r.items() if not k.endswith("_scaled") and k != "scale"})
+        for q in ("start", "end", "size", "step"):
+            row[f"{q}_per_gap"] = r[q] / gap[b] if gap[b] > 0 else np.nan
+            row[f"{q}_per_half"] = r[f"{q}_scaled"]
+        row["size_low_per_half"] = r["size_low_scaled"]
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -104,3 +104,59 @@ def entropy_verdicts(a: dict, batch_size: int = 64) -> pd.DataFrame:
                      **{f"{g} falls with depth": v for g, v in falls.items()},
                      "ranges overlap at every branch": bool(s["ranges_overlap"].dropna().all())})
     return pd.DataFrame(rows)
+
+
+def depth_trend(a: dict, statistic: str = "batch", size: int = 64) -> dict:
+    """Per granularity with a head at two or more branches: the median unit entropy (nats;
+    units as in `entropy_units(a, statistic, size)`) at each of those branches (`exits`,
+    `medians`), each step's change (`steps`), the change from the first to the last of them
+    (`change`; negative: falls with depth) and how many units each median is over (`n_units`)."""
+    s = entropy_summary(a, statistic, size)
+    out = {}
+    for g in ("fine", "coarse"):
+        has = s[f"{g}_median"].notna()
+        if has.sum() >= 2:
+            med = s.loc[has, f"{g}_median"].to_numpy()
+            out[g] = dict(exits=s.loc[has, "exit"].astype(int).tolist(), medians=med.tolist(),
+                          steps=np.diff(med).tolist(), change=float(med[-1] - med[0]),
+                          n_units=int(s["n_units"].iloc[0]))
+    return out
+
+
+def _trend_word(mean: float, low: float, high: float) -> str:
+    if not np.isfinite(low):  # one seed: the sign of the point estimate, said as such
+        return ("falls" if mean < 0 else "rises" if mean > 0 else "unchanged") + " (one seed)"
+    return "falls" if high < 0 else "rises" if low > 0 else "no clear change"
+
+
+def trend_over_seeds(runs: list[dict], statistic: str = "batch", size: int = 64) -> pd.DataFrame:
+    """`depth_trend` of each run (`runs`: as_arrays outputs, one per seed), per granularity and
+    step between branches ("1 → 2", ..., and first → last): the mean change of the median
+    entropy over runs and its 95 % Student-t interval (`hbn.study.interval`), n_seeds and
+    n_units, `neighbours` (False for first → last) and `trend`: "falls" / "rises" where the
+    interval excludes 0, else "no clear change" (one run: the point estimate's sign, marked
+    "(one seed)")."""
+    from .study import interval
+    per = [depth_trend(a, statistic, size) for a in runs]
+    rows = []
+    for g in ("fine", "coarse"):
+        if not all(g in t for t in per):
+            continue
+        ex = per[0][g]["exits"]
+        steps = [(f"{ex[i]} → {ex[i + 1]}", True, [t[g]["steps"][i] for t in per])
+                 for i in range(len(ex) - 1)]
+        if len(ex) > 2:
+            steps.append((f"{ex[0]} → {ex[-1]}", False, [t[g]["change"] for t in per]))
+        for step, neighbours, values in steps:
+            m, lo, hi = interval(values)
+            rows.append(dict(granularity=g, step=step, neighbours=neighbours, n_seeds=len(values),
+                             n_units=per[0][g]["n_units"], mean_change=m, low=lo, high=hi,
+                             trend=_trend_word(m, lo, hi)))
+    return pd.DataFrame(rows).assign(statistic=statistic_label(statistic, size))
+
+
+def trend_reversals(by_batch: pd.DataFrame, by_image: pd.DataFrame) -> pd.DataFrame:
+    """The (granularity, step) rows of two `trend_over_seeds` tables, the paper's statistic
+    and ours, whose `trend` differs: a reading of Fig. 5 that depends on the statistic."""
+    m = by_batch.merge(by_image, on=["granularity", "step"], suffixes=("_batch", "_image"))
+    return m[m.trend_batch != m.trend_image][["granularity", "step", "trend_batch", "trend_image"]]

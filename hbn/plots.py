@@ -144,6 +144,47 @@ def tau_sweeps(sweeps: pd.DataFrame, regions: pd.DataFrame, caption: str, save_t
                          save_to, name, ncol=3)
 
 
+def tau_scale_free(sweeps: pd.DataFrame, scales: pd.DataFrame, authors: pd.DataFrame,
+                   authors_half: dict, caption: str, save_to=None, name="tau-scale-free"):
+    """Fig. 3's specificity without the entropies' scale, batch-mean decisions, per branch.
+
+    Top: ours against τ / median |e_f - e_c| of the branch (the per-image entropy gap; the
+    authors' is not published). Bottom: ours and the authors' against τ / (τ at δ = 0.5),
+    the one scale both have. sweeps: seed, exit, tau, specificity; scales: seed, exit,
+    median_gap, tau_half; authors: branch, tau, specificity (`AUTHORS_FIG3`); authors_half:
+    branch -> their τ at δ = 0.5.
+    """
+    exits = sorted(sweeps["exit"].unique())
+    fig, axes = plt.subplots(2, len(exits), figsize=(WIDTH, 6.6), squeeze=False, sharey=True)
+    lo_x, hi_x = 0.45, 1.55  # bottom row; no authors' marker is drawn on the frame
+    for k, e in enumerate(exits):
+        top, bottom = axes[0][k], axes[1][k]
+        moving = []
+        for j, (seed, s) in enumerate(sweeps[sweeps["exit"] == e].groupby("seed")):
+            sc = scales[(scales["exit"] == e) & (scales["seed"] == seed)].iloc[0]
+            label = "ours, batch-mean δ (one line per seed)" if j == 0 else None
+            x = s.tau / sc.median_gap
+            top.plot(x, s.specificity, color="C0", lw=1.3, alpha=0.8, label=label)
+            bottom.plot(s.tau / sc.tau_half, s.specificity, color="C0", lw=1.3, alpha=0.8)
+            moving.append(x[(s.specificity > 0) & (s.specificity < 1)])
+        moving = pd.concat(moving)
+        pad = 0.35 * (moving.max() - moving.min()) if len(moving) else 1.0
+        top.set_xlim(moving.min() - pad, moving.max() + pad)
+        g = authors[authors["branch"] == e]
+        x = g.tau / authors_half[e]
+        keep = (x > lo_x + 0.02) & (x < hi_x - 0.02)
+        bottom.plot(x[keep], g.specificity[keep], "o-", color="k", ms=5, lw=1.2,
+                    label="authors, CIFAR-100 (their Fig. 3, grid step 0.02)")
+        bottom.axhline(0.5, color="C7", ls=":", lw=1)
+        bottom.set_xlim(lo_x, hi_x)
+        top.set(title=f"branch {e}", xlabel="τ / median |e_f − e_c|", ylim=(-0.05, 1.05))
+        bottom.set(xlabel="τ / (τ at δ = 0.5)", ylim=(-0.05, 1.05))
+    axes[0][0].set_ylabel("specificity δ")
+    axes[1][0].set_ylabel("specificity δ")
+    return _finish_below(fig, axes, f"Fig. 3 without the entropy scale — batch-mean decisions, "
+                         f"forced exits\n{caption}", save_to, name, ncol=1)
+
+
 def comparison(points: pd.DataFrame, curves: pd.DataFrame, caption: str, save_to=None,
                name="fig4-comparison"):
     """Fig. 4: accuracy vs specificity per branch; Gran-HBN a curve over τ, others points.

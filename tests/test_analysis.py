@@ -179,6 +179,7 @@ def test_operating_region_by_hand():
     # last τ with δ = 0 is 0.42, first with δ = 1 is 0.48; two points strictly inside
     r = region(TAU6, [0.0, 0.0, 0.05, 0.5, 1.0, 1.0])
     assert (r["start"], r["end"], r["n_points"]) == (0.42, 0.48, 2)
+    assert r["step"] == pytest.approx(0.02) and not r["narrower_than_step"]
     assert r["size"] == pytest.approx(0.06) and r["region"] == "0.42–0.48"
     assert not r["start_beyond_grid"] and not r["end_beyond_grid"]
     # a single interior point: one grid step either side, not size 0
@@ -189,8 +190,11 @@ def test_operating_region_by_hand():
     r = region(TAU6, [0, 0, 0, 1, 1, 1.0])
     assert (r["start"], r["end"], r["n_points"]) == (0.44, 0.46, 0)
     assert r["size"] == pytest.approx(0.02)
+    # ... which the grid cannot measure: said in words, not printed as an interval
+    assert r["narrower_than_step"] and r["region"] == "narrower than the grid step, at τ ≈ 0.450"
     # the order of the rows does not matter
-    assert region(TAU6[::-1], [1, 1, 1, 0, 0, 0.0])["region"] == "0.44–0.46"
+    assert region(TAU6[::-1], [1, 1, 1, 0, 0, 0.0])["region"] == r["region"]
+    assert region(TAU6[::-1], [1, 1, 0.5, 0, 0, 0.0])["region"] == "0.44–0.48"
     two = pd.concat([pd.DataFrame({"tau": TAU6, "specificity": 0.0}).assign(branch=k)
                      for k in (0, 1)])
     with pytest.raises(ValueError, match="one sweep"):
@@ -331,3 +335,49 @@ def test_oracle_and_forced_accuracy(four):
     o, fa = A.oracle(four), A.forced_accuracy(four)
     assert np.isnan(o.loc[0, "oracle_accuracy"]) and o.loc[0, "all_coarse_accuracy"] == 0.5
     assert np.isnan(fa.loc[0, "accuracy_spec1"]) and fa.loc[0, "accuracy_spec0"] == 0.5
+
+
+# --- regions without the entropy scale ----------------------------------------------------------
+
+def test_tau_at_half_by_hand():
+    def half(tau, spec):
+        return A.tau_at_half(pd.DataFrame({"tau": tau, "specificity": spec}))
+    assert half(TAU6, [0, 0, 0.25, 0.75, 1, 1]) == pytest.approx(0.45)  # between 0.44 and 0.46
+    assert half(TAU6, [0, 0, 0.1, 0.5, 1, 1]) == pytest.approx(0.46)  # exactly 0.5 at a grid point
+    assert half(TAU6[::-1], [1, 1, 0.8, 0.2, 0, 0]) == pytest.approx(0.44 + 0.02 * 0.3 / 0.6)
+    assert np.isnan(half(TAU6, [0, 0, 0, 0.1, 0.2, 0.4]))  # never reaches 0.5
+    assert np.isnan(half(TAU6, [0.6, 1, 1, 1, 1, 1.0]))  # already above it at the first τ
+
+
+def test_scale_free_region_of_the_authors_fig3():
+    from hbn.study import AUTHORS_FIG3
+    got = {b: A.scale_free_region(g) for b, g in AUTHORS_FIG3.groupby("branch")}
+    # δ = 0.5 at 0.50 (branch 1); 0.25 at 0.56, 0.75 at 0.58 (branch 2); 0.25 at 0.46, 0.55 at 0.48
+    assert [got[b]["tau_half"] for b in (1, 2, 3)] == pytest.approx([0.50, 0.57, 0.46 + 0.02 * 0.25 / 0.3])
+    assert got[1]["size_scaled"] == pytest.approx(0.08 / 0.5)
+    assert got[1]["size_low_scaled"] == pytest.approx((0.08 - 2 * 0.02) / 0.5)  # two steps less
+    assert (got[1]["start_scaled"], got[1]["end_scaled"]) == pytest.approx((0.92, 1.08))
+    r = A.scale_free_region(AUTHORS_FIG3[AUTHORS_FIG3.branch == 2], scale=0.1)
+    assert r["size_scaled"] == pytest.approx(1.2) and r["step_scaled"] == pytest.approx(0.2)
+    assert np.isnan(A.scale_free_region(AUTHORS_FIG3[AUTHORS_FIG3.branch == 2], scale=0.0)["size_scaled"])
+
+
+def test_median_entropy_gap_by_hand():
+    a = make([[0, 0], [1, -1], [2, 2]], [[0, 0]] * 3, [0, 1, 2],
+             ef=[[0.5, 0.1], [0.2, np.nan], [1.0, 0.3]], ec=[[0.1, 0.0], [0.6, 0.0], [0.9, 0.0]])
+    gap = A.median_entropy_gap(a)
+    assert gap[0] == pytest.approx(0.4)  # |0.4|, |-0.4|, |0.1|: median 0.4
+    assert np.isnan(gap[1])  # one image lacks the fine head there
+
+
+def test_scale_free_regions_do_not_depend_on_the_entropy_scale():
+    a = random_a(600)
+    big = dict(a, fine_entropy=5 * a["fine_entropy"], coarse_entropy=5 * a["coarse_entropy"])
+    r, r5 = (A.scale_free_regions(x, A.wide_tau_grid(x), "batch", 32) for x in (a, big))
+    assert r5["size"].to_numpy() == pytest.approx(5 * r["size"].to_numpy())  # τ scales with entropy
+    for col in ("size_per_gap", "size_per_half", "start_per_gap", "end_per_half", "step_per_half"):
+        assert r5[col].to_numpy() == pytest.approx(r[col].to_numpy()), col
+    assert (r.start_per_half < 1).all() and (r.end_per_half > 1).all()
+    # Table II's definition underneath, unchanged
+    plain = A.operating_regions(a, A.wide_tau_grid(a), modes=("batch",), batch_sizes=(32,))
+    assert r[["start", "end", "size"]].to_numpy() == pytest.approx(plain[["start", "end", "size"]].to_numpy())

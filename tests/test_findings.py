@@ -57,10 +57,66 @@ def test_semantic_exit_collapse_and_ranking():
     assert f.verdict == F.AS_PAPER and "δ = 0.75" in f.text and "mixes" in f.text
 
 
+def seeds_study(per_seed):
+    """A study whose Gran-HBN seeds 0, 1, ... have the given arrays."""
+    cfg = make_config("smoke", model="gran-hbn")
+    return Study("synthetic", "smoke", {("gran-hbn", s): Run(cfg, Path(f"g{s}"), None, a)
+                                        for s, a in enumerate(per_seed)})
+
+
 def test_entropy_depth_verdict_follows_the_medians():
     assert F.entropy_depth(study(arrays(ef_scale=(1.0, 0.8, 0.6)))).verdict == F.AS_PAPER
     f = F.entropy_depth(study(arrays(ef_scale=(1.0, 0.6, 0.8))))
-    assert f.verdict == F.UNLIKE_PAPER and "does not fall" in f.text
+    assert f.verdict == F.UNLIKE_PAPER and "do not fall at every step" in f.text
+    assert "n = 1 Gran-HBN seed (0)" in f.text and "(one seed)" in f.text
+
+
+def test_entropy_depth_states_n_intervals_and_a_statistic_dependent_step():
+    s = seeds_study([arrays(seed=k, ef_scale=(1.0, 0.8, 0.6)) for k in range(4)])
+    f = F.entropy_depth(s)
+    assert f.verdict == F.AS_PAPER and "n = 4 Gran-HBN seeds (0, 1, 2, 3), each 400 test images" in f.text
+    assert "95 % interval" in f.text and "depends on the statistic" not in f.text
+    # a heavy tail at branch 2 only: batch means fall at branch 3, the per-image median rises
+    runs = []
+    for k in range(4):
+        a = arrays(seed=k)
+        rng = np.random.default_rng(k)
+        base = rng.uniform(0.1, 0.2, 400)
+        ef = np.stack([base + 0.6, base + 0.1, base + 0.12], 1)
+        ef[rng.permutation(400)[:50], 1] += 2.0
+        runs.append(dict(a, fine_entropy=ef, coarse_entropy=ef / 2))
+    f = F.entropy_depth(seeds_study(runs))
+    assert f.verdict == F.AS_PAPER  # the paper's statistic falls at every step...
+    assert "from branch 2 to 3: in batch means fine falls" in f.text and "per image fine rises" in f.text
+    assert "at this step the trend depends on the statistic" in f.text  # ... and the page says so
+
+
+def region_arrays(spread, n=400, batch=20, scale=1.0):
+    """Every image of batch k has e_f - e_c = 1 + spread_b (k / (K - 1) - 1/2), so the batch-mode
+    region at branch b is `spread_b` wide around τ = 1 (times `scale`)."""
+    a = arrays(n)
+    k = np.arange(n) // batch
+    gap = 1 + np.asarray(spread)[None, :] * (k[:, None] / k.max() - 0.5)
+    ec = np.full((n, 3), 0.5)
+    return dict(a, fine_entropy=scale * (ec + gap), coarse_entropy=scale * ec)
+
+
+def test_region_verdict_is_scale_free():
+    grid = np.round(np.arange(0, 1.0001, 0.02), 2)
+    like = region_arrays([0.12, 0.17, 0.21])  # inside the authors' 0.08–0.16, 0.14–0.21, 0.17–0.25
+    f = F.operating_regions(seeds_study([like]), grid, 20)
+    assert f.verdict == F.AS_PAPER and "within the authors' range at every branch" in f.text
+    assert "0.12 (one seed) at branch 1" in f.text
+    wide = region_arrays([0.4, 0.4, 0.4])
+    f = F.operating_regions(seeds_study([wide]), grid, 20)
+    assert f.verdict == F.UNLIKE_PAPER and "wider than the authors' at 3 of 3 branches" in f.text
+    # the same shape on a 5 times larger entropy scale: the same verdict and widths
+    small = region_arrays([0.12, 0.17, 0.21], scale=0.2)
+    g = F.operating_regions(seeds_study([small]), grid, 20)
+    assert g.verdict == F.AS_PAPER and "0.12 (one seed) at branch 1" in g.text
+    # one decision for all images: δ jumps 0 -> 1 between neighbouring τ of the grid
+    f = F.operating_regions(seeds_study([region_arrays([0.12, 0.17, 0.21], scale=0.5)]), grid, 400)
+    assert "narrower than the grid step at branch 1, 2, 3" in f.text
 
 
 def test_coarse_above_fine_and_exit_cost():
