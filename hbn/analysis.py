@@ -204,10 +204,14 @@ def operating_region(sweep: pd.DataFrame) -> dict:
     # a limit is seen only if the grid has a point on each side of it
     start = float(tau[zero[-1]]) if len(zero) and zero[-1] < len(tau) - 1 else np.nan
     end = float(tau[one[0]]) if len(one) and one[0] > 0 else np.nan
-    # the grid's own precision for the text: 0.50 on the authors' grid, 4 digits otherwise
+    # the grid's own precision for the text: 0.50 on the authors' grid; on another grid the
+    # decimals of its step (a 1,001-point grid over 0-0.3: 4), one way for every limit
     dec = next((d for d in range(5) if np.allclose(tau, np.round(tau, d), rtol=0, atol=1e-9)),
                None)
-    num = (lambda x: f"{x:.{dec}f}") if dec is not None else (lambda x: f"{x:.4g}")  # noqa: E731
+    if dec is None:
+        step = float(np.min(np.diff(tau))) if len(tau) > 1 else 1.0
+        dec = max(2, -int(np.floor(np.log10(step)))) if step > 0 else 4
+    num = lambda x: f"{x:.{dec}f}"  # noqa: E731
     inside = int(np.sum((spec > 0) & (spec < 1)))
     gaps = ([tau[zero[-1] + 1] - tau[zero[-1]]] if np.isfinite(start) else []) + \
         ([tau[one[0]] - tau[one[0] - 1]] if np.isfinite(end) else [])
@@ -217,8 +221,7 @@ def operating_region(sweep: pd.DataFrame) -> dict:
         text = f"beyond the grid ({where})"
     elif narrow:  # δ jumps from 0 to 1 between neighbouring τ: the grid cannot measure it
         mid = (start + end) / 2
-        text = "narrower than the grid step, at τ ≈ " + (f"{mid:.{dec + 1}f}" if dec is not None
-                                                           else f"{mid:.4g}")
+        text = f"narrower than the grid step, at τ ≈ {mid:.{dec + 1}f}"
     else:
         text = (("beyond the grid (below)" if np.isnan(start) else num(start)) + "–"
                 + ("beyond the grid (above)" if np.isnan(end) else num(end)))

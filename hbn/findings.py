@@ -14,7 +14,7 @@ import pandas as pd
 from . import analysis as A
 from . import entropies as E
 from . import routing as R
-from .study import AUTHORS_FIG3, AUTHORS_FORCED, AUTHORS_REGIONS, Study
+from .study import AUTHORS_FIG3, AUTHORS_FORCED, AUTHORS_REGIONS, Study, authors_forced_shown
 
 AS_PAPER, UNLIKE_PAPER, BEYOND = "as in the paper", "unlike the paper", "beyond the paper"
 # The authors' AG-HBN operating point (paper Fig. 4 / DESIGN.md §5: "specificity ≈ 0.75").
@@ -55,7 +55,9 @@ def coarse_above_fine(study: Study, seed: int = 0) -> Finding:
     """Forced exits: is Gran-HBN's all-coarse accuracy above its all-fine one at every branch?"""
     f = A.forced_accuracy(study.run("gran-hbn", seed).arrays)
     worse = f.exit[f.accuracy_spec0 <= f.accuracy_spec1].tolist()
-    auth = AUTHORS_FORCED[AUTHORS_FORCED.model == "Gran-HBN"][["branch 1", "branch 2", "branch 3"]]
+    cols = ["branch 1", "branch 2", "branch 3"]
+    auth = AUTHORS_FORCED[AUTHORS_FORCED.model == "Gran-HBN"][cols]
+    shown = authors_forced_shown().loc[auth.index, cols]  # as the authors' table prints them
     verdict = "at every branch" if not worse else f"except at branch {', '.join(map(str, worse))}"
     return Finding(
         "coarse-above-fine", "Coarse answers are more accurate than fine ones",
@@ -63,7 +65,15 @@ def coarse_above_fine(study: Study, seed: int = 0) -> Finding:
         f"Forced to exit at a branch, Gran-HBN is right {_pct(f.accuracy_spec0)} of the time "
         f"answering coarse and {_pct(f.accuracy_spec1)} answering fine: coarse is ahead "
         f"{verdict}. The authors found the same order on CIFAR-100 "
-        f"({_span(auth.iloc[0])} % against {_span(auth.iloc[1])} %). See {{numref}}`tbl-forced`.")
+        f"({_shown_span(auth.iloc[0], shown.iloc[0])} % against "
+        f"{_shown_span(auth.iloc[1], shown.iloc[1])} %). See {{numref}}`tbl-forced` and, for the "
+        f"authors', {{numref}}`tbl-forced-authors`.")
+
+
+def _shown_span(values: pd.Series, shown: pd.Series) -> str:
+    """The lowest–highest of `values`, each written as `shown` writes it (e.g. "≈51.7–≈53.8")."""
+    lo, hi = shown[values.idxmin()], shown[values.idxmax()]
+    return lo if lo == hi else f"{lo}–{hi}"
 
 
 def _mean_ci(values, fmt: str = ".2f") -> str:
@@ -258,7 +268,7 @@ def oracle_gap(study: Study, seed: int = 0) -> Finding:
         "oracle-gap", "Room above Gran-HBN's decision rule", BEYOND,
         f"An oracle that answers fine exactly when the fine head is right is correct "
         f"{_pct([x[1] for x in gaps])} of the time; Gran-HBN at the same specificity reaches "
-        f"{_pct([x[2] for x in gaps])}. The largest gap, {100 * (o - g):.1f} points at branch {e}, "
+        f"{_pct([x[2] for x in gaps])}. The largest gap, {100 * (o - g):.2f} points at branch {e}, "
         f"bounds what a better fine/coarse decision could gain. See {{numref}}`tbl-oracle-gap`.")
 
 
