@@ -49,10 +49,10 @@ PROFILES: dict[str, dict] = {
 PUBLISHED = "standard"  # the profile `make book` publishes (the committed top-level _toc.yml)
 
 
-
 def _plain(x: float) -> str:
     """A learning rate as prose prints it: 0.001, 0.00015 (never 1e-3)."""
     return f"{x:.10f}".rstrip("0").rstrip(".")
+
 
 @dataclass(frozen=True)
 class RunConfig:
