@@ -14,7 +14,8 @@ for f in "${folders[@]}"; do
   for run in "${runs[@]}"; do
     dest="runs/$f/$(basename "$run")"
     mkdir -p "$dest"
-    rsync -a --exclude '*.pt' --exclude '.lock' --exclude '.records.tmp' "$run" "$dest/"
+    # (tar, not rsync: every machine has it) weights, checkpoints and locks stay behind
+    tar -C "$run" --exclude='*.pt' --exclude='.lock' --exclude='.records.tmp' -cf - . | tar -C "$dest" -xf -
     [ -f "$run/records.csv.gz" ] && echo "collected $dest" || echo "collected $dest (unfinished: log only)"
   done
 done
