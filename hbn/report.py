@@ -179,7 +179,8 @@ def _join(values) -> str:
     return ", ".join(values) or "not recorded"
 
 
-def summary(study: Study, verdicts, f: dict[str, Fact], results: str, decision_batch: int) -> dict:
+def summary(study: Study, verdicts, f: dict[str, Fact], results: str, decision_batch: int,
+            schedule_page: bool = True) -> dict:
     """The six sections of the Reproducibility Summary as MyST Markdown. `verdicts` are the
     claims tested (hbn.claims.assess), `results` their summary (hbn.claims.summary_markdown)."""
     g = next((r for (m, _), r in study.runs.items() if m == "gran-hbn"), next(iter(study.runs.values())))
@@ -216,8 +217,11 @@ def summary(study: Study, verdicts, f: dict[str, Fact], results: str, decision_b
             (f"CIFAR-100 could not be downloaded where this was built, so every number here is "
              f"on {study.title}, whose hierarchy is not the paper's. " if real else "")
             + f"Compute: on a CPU the paper's 120 epochs did not fit, so each run trained for "
-            f"{f['epochs'].value} epochs; the schedule that makes that enough was chosen on "
-            "validation data ({doc}`schedule`). The paper does not say that its exit rules "
+            f"{f['epochs'].value} epochs; "
+            + ("the schedule that makes that enough was chosen on validation data "
+               "({doc}`schedule`). " if schedule_page else
+               "that length was set by hand for this profile, not chosen on validation data. ")
+            + f"The paper does not say that its exit rules "
             f"decide once per batch of {decision_batch} test images from mean entropies: only "
             "the authors' code does, and Table II's operating regions depend on it."),
         "communication": (

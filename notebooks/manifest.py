@@ -13,6 +13,12 @@ EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2, 3, 4], "paper":
                "tiny": [1, 2]}  # extra Gran-HBN seeds, for intervals
 # Seeds trained for every model (an interval for every comparison between models).
 MODEL_SEEDS = {"tiny": [0, 1, 2]}
+# AG-HBN's post-training ablation (one factor at a time, forked from one seed's joint phase),
+# per profile: the ablation page's parameters. `pending`: factors still training.
+ABLATIONS = {"standard": dict(
+    models=["ag-hbn"], seeds=[], model_seeds=[1], target_delta=0.75,
+    variants={"the authors' post-training learning rate 0.00001": {"post_lr": 1e-5}},
+    pending=["the paper's 20 post-training epochs (a fork of the same joint phase)"])}
 # The other datasets' studies whose verdicts the Findings page's claims table sets beside its own.
 CLAIMS_ALSO = {"standard": {"tiny-imagenet-100": "tiny"}, "tiny": {"fashion-mnist": "standard"}}
 # Accuracy targets of the operating-point page, per dataset and, where training length moves
@@ -40,7 +46,7 @@ PARTS = [
     ("Reproducibility", ["report"]),
     ("Findings", ["findings"]),
     ("The paper's results", ["03-tau-sweep", "04-comparison", "05-entropy"]),
-    ("Beyond the paper", ["06-beyond-the-paper", "07-operating-point"]),
+    ("Beyond the paper", ["06-beyond-the-paper", "07-operating-point", "ablation"]),
     ("Methods", ["methods", "schedule"]),
     ("Appendix", ["02-evaluate", "01-train-*", "docs/design", "docs/references"]),
 ]
@@ -86,6 +92,8 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
          dict(analysis, model_seeds=MODEL_SEEDS.get(profile, [0]),
               claims_also=CLAIMS_ALSO.get(profile, {}))),
     ]
+    if profile in ABLATIONS:  # why AG-HBN answers fine: one post-training factor at a time
+        out.append(("ablation.md", "ablation.ipynb", dict(analysis, **ABLATIONS[profile])))
     if profile in SCHEDULES:  # how the profile's schedule was chosen, from its validation curves
         out.append(("schedule.md", "schedule.ipynb", dict(analysis, **SCHEDULES[profile])))
     # The reproducibility summary and checklist: after every page whose labels it links to.

@@ -132,3 +132,11 @@ def test_the_labels_the_report_links_are_defined_by_the_pages(study):
     assert {x for x in labels if x.startswith("tbl-report-")} <= own
     docs = set(re.findall(r"\{doc\}`([^`]+)`", text))
     assert docs <= {"methods", "schedule", "02-evaluate"}
+
+
+def test_a_profile_without_a_schedule_page_links_none(study):
+    """The quick book has no schedule page: its report must not link one (a broken {doc})."""
+    f = R.facts(study, 0.25)
+    text = " ".join(R.summary(study, [], f, "", 512, schedule_page=False).values())
+    assert "{doc}`schedule`" not in text and "set by hand" in text
+    assert "{doc}`schedule`" in " ".join(R.summary(study, [], f, "", 512).values())
