@@ -16,7 +16,7 @@ MODEL_SEEDS = {"tiny": [0, 1, 2]}
 # AG-HBN's post-training ablation (one factor at a time, forked from one seed's joint phase),
 # per profile: the ablation page's parameters. `pending`: factors still training.
 ABLATIONS = {"standard": dict(
-    models=["ag-hbn"], seeds=[], model_seeds=[1], target_delta=0.75,
+    models=["ag-hbn"], seeds=[1], model_seeds=[1], target_delta=0.75,
     variants={"the authors' post-training learning rate 0.00001": {"post_lr": 1e-5}},
     pending=["the paper's 20 post-training epochs (a fork of the same joint phase)"])}
 # The other datasets' studies whose verdicts the Findings page's claims table sets beside its own.
