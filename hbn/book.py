@@ -250,6 +250,11 @@ def execute(items, out: Path, force: bool = False, retrain: bool = False, log=pr
                 # Links to the repository's own pages (docs/...) are written from book/<profile>/:
                 # a variant page sits deeper (book/variants/<name>/), so re-root them.
                 cell.source = cell.source.replace("](../../", f"]({root}/")
+            for output in cell.get("outputs", []):  # the same in Markdown the page computed
+                data = output.get("data", {})  # (shown, or glued: papermill.record/text/markdown)
+                for mime in [m for m in data if m.endswith("text/markdown")]:
+                    if isinstance(data[mime], str):
+                        data[mime] = data[mime].replace("](../../", f"]({root}/")
         if not trains:  # the page may have written records of its own: sign what it read
             sig = signature(source, params, inputs_digest(out, params))
         nb.metadata["hbn"] = {"signature": sig, "params": params, "seconds": round(time.time() - t0, 1)}

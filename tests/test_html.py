@@ -132,15 +132,16 @@ def _root_page(html: Path) -> Path:
     return index
 
 
-def test_findings_page_exists_and_is_second(html, pages):
+def test_the_report_then_findings_follow_the_first_page(html, pages):
     root = _root_page(html)
     nav = bs4.BeautifulSoup(root.read_text(), "html.parser").find("nav", class_="bd-docs-nav")
     assert nav is not None, f"no navigation sidebar in {root}"
     order = [(root.parent / a["href"]).resolve() if a["href"] != "#" else root
              for a in nav.find_all("a", class_="internal", href=True)]
     assert order[:1] == [root], f"the root page is not first: {order[:3]}"
-    assert len(order) > 1 and order[1].stem == "findings", f"second page: {order[1:2]}"
-    findings = pages[order[1]]
+    # issue 23: the reproducibility report first after the overview, then Findings
+    assert [p.stem for p in order[1:3]] == ["report", "findings"], f"pages 2-3: {order[1:3]}"
+    findings = pages[order[2]]
     items = [li for li in _article(findings).find_all("li") if "the paper" in li.get_text()]
     assert 5 <= len(items) <= 9, f"{len(items)} findings"
 
