@@ -18,7 +18,8 @@ import pandas as pd
 from . import analysis as A
 from . import entropies as E
 from . import routing as R
-from .study import Study, interval
+from .models import MODEL_TITLES as _TITLES
+from .study import _T95, Study, interval
 
 HOLDS, FAILS, CANNOT_TELL = "holds", "does not hold", "cannot tell at this n"
 MATCH_MARGIN = 0.005  # "matches": within half a point of accuracy
@@ -193,9 +194,6 @@ def _region_depth(run) -> float:
 
 # --- intervals and verdicts -----------------------------------------------------------------
 
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
-
-
 def welch(x, y) -> tuple[float, float, float]:
     """Mean of x minus mean of y and its 95 % Welch interval (independent seeds of two models);
     the Welch–Satterthwaite degrees of freedom rounded down (a slightly wider interval)."""
@@ -229,8 +227,6 @@ def decide(lo: float, hi: float, above: float | None = None, below: float | None
     return FAILS if hi <= a or lo >= b else CANNOT_TELL
 
 
-_TITLES = {"alexnet": "AlexNet", "b-alexnet": "B-AlexNet", "sem-alexnet": "Sem-AlexNet",
-           "gran-hbn": "Gran-HBN", "ag-hbn": "AG-HBN"}
 _RULES = {"trade-off": dict(above=0), "early-as-late": dict(above=0),
           "extremes-fine": dict(above=-MATCH_MARGIN), "extremes-coarse": dict(above=-MATCH_MARGIN),
           "ag-hbn-mixes": dict(inside=(0.01, 0.99)), "ag-hbn-cost": dict(below=0),
