@@ -198,76 +198,119 @@ def check_items(items, out: Path) -> None:
             train_config(out, params)
 
 
-def execute(items, out: Path, force: bool = False, retrain: bool = False, log=print) -> list[Path]:
-    """Execute each (page, executed name, parameters) of `items` into `out` unless up to date."""
+# Pages that read other executed pages (labels they link, pages that exist): each runs after
+# every page before it in the manifest. Pages that time something (latency) run with nothing
+# beside them. All other pages that train nothing run `jobs` at a time.
+READS_OTHER_PAGES = ("report.md", "overview.md")
+RUNS_ALONE = ("beyond.md",)
+
+
+def execute(items, out: Path, force: bool = False, retrain: bool = False, log=print,
+            jobs: int = 1) -> list[Path]:
+    """Execute each (page, executed name, parameters) of `items` into `out` unless up to date.
+
+    Pages whose run must be trained go first, one at a time (a training uses every core); then
+    the pages that read finished runs, up to `jobs` at once (a page's time is mostly its
+    kernel's start and imports, one core each); then `RUNS_ALONE` and `READS_OTHER_PAGES`, one
+    at a time in manifest order."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+    from .reuse import finished
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    numbered = [(i, *item) for i, item in enumerate(items, 1)]
+    trains = [it for it in numbered if "models" not in it[3]
+              and (retrain or not finished(train_config(out, it[3])))]
+    alone = [it for it in numbered if it[1] in RUNS_ALONE]
+    last = [it for it in numbered if it[1] in READS_OTHER_PAGES]
+    rest = [it for it in numbered if it not in trains + alone + last]
+    done: dict[int, Path] = {}
+
+    def run(it):
+        done[it[0]] = _execute_page(*it, len(items), out, force, retrain, log)
+    here = os.getcwd()
+    os.environ[RUNNER_ENV] = "1"  # the pages' kernels inherit it: they may write figures/
+    os.chdir(out)  # every kernel starts here (papermill's own `cwd` is a process-wide chdir)
+    try:
+        for it in trains:
+            run(it)
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            futures = [pool.submit(run, it) for it in rest]
+            for future in as_completed(futures):
+                if future.exception() is not None:  # the pages not started never start
+                    for other in futures:
+                        other.cancel()
+                    raise future.exception()
+        for it in alone + last:
+            run(it)
+    finally:
+        os.chdir(here)
+        os.environ.pop(RUNNER_ENV, None)
+    return [done[i] for i in sorted(done)]
+
+
+def _execute_page(i: int, src: str, name: str, params: dict, n: int, out: Path, force: bool,
+                  retrain: bool, log) -> Path:
     import nbformat
     import papermill as pm
     from .reuse import finished
-    out.mkdir(parents=True, exist_ok=True)
-    done = []
-    for i, (src, name, params) in enumerate(items, 1):
-        source, target = NOTEBOOKS / src, out / name
-        trains = "models" not in params
-        if trains:
-            if retrain:
-                runs.set_aside(runs.run_dir(train_config(out, params)), log)
-            ready = finished(train_config(out, params))
-            sig = signature(source, params)
-        else:
-            missing = missing_runs(out, params)
-            if missing:
-                raise RuntimeError(
-                    f"{name} reads runs that do not exist or did not finish: "
-                    + "; ".join(f"{c.model} seed {c.seed}" for c in missing)
-                    + ". Train them with:\n  " + "\n  ".join(train_command(c) for c in missing))
-            ready, sig = True, signature(source, params, inputs_digest(out, params))
-        if not force and ready and _stored_signature(target) == sig:
-            log(f"[{i}/{len(items)}] {name}: up to date, reused (use --force to re-execute)")
-            done.append(target)
-            continue
-        log(f"[{i}/{len(items)}] executing {src} -> {_shown(target)} {params}")
-        t0 = time.time()
-        tmp = target.with_suffix(".running.ipynb")
-        os.environ[RUNNER_ENV] = "1"  # the page's kernel inherits it: it may write figures/
-        try:  # executes into a temporary file: a failure never destroys the last good copy
-            pm.execute_notebook(pages.read(source), str(tmp), parameters=params, cwd=str(out),
-                                kernel_name="python3", progress_bar=False, log_output=True)
-        except Exception as e:
-            raise RuntimeError(f"notebook {src} failed; the partial output is in {tmp}, the "
-                               f"previous copy is untouched. Its error:\n{notebook_error(tmp)}") from e
-        finally:
-            os.environ.pop(RUNNER_ENV, None)
-        nb = nbformat.read(tmp, as_version=4)
-        for cell in nb.cells:  # papermill's injected parameters: run, never shown
-            tags = cell.metadata.get("tags", [])
-            if "injected-parameters" in tags and "remove-cell" not in tags:
-                cell.metadata["tags"] = [*tags, "remove-cell"]
-        root = Path(os.path.relpath(ROOT, out)).as_posix()
-        for cell in nb.cells:  # "{model}" in a heading becomes the run's model, and so on
-            if cell.cell_type == "markdown":
-                for key, value in params.items():
-                    cell.source = cell.source.replace("{" + key + "}", str(value))
-                # Links to the repository's own pages (docs/...) are written from book/<profile>/:
-                # a variant page sits deeper (book/variants/<name>/), so re-root them.
-                cell.source = cell.source.replace("](../../", f"]({root}/")
-            for output in cell.get("outputs", []):  # the same in Markdown the page computed
-                data = output.get("data", {})  # (shown, or glued: papermill.record/text/markdown)
-                for mime in [m for m in data if m.endswith("text/markdown")]:
-                    if isinstance(data[mime], str):
-                        data[mime] = data[mime].replace("](../../", f"]({root}/")
-        if not trains:  # the page may have written records of its own: sign what it read
-            sig = signature(source, params, inputs_digest(out, params))
-        nb.metadata["hbn"] = {"signature": sig, "params": params, "seconds": round(time.time() - t0, 1)}
-        nbformat.write(nb, target)
-        tmp.unlink()
-        log(f"[{i}/{len(items)}] {name}: done in {time.time() - t0:.0f} s")
-        done.append(target)
-    return done
+    source, target = NOTEBOOKS / src, out / name
+    trains = "models" not in params
+    if trains:
+        if retrain:
+            runs.set_aside(runs.run_dir(train_config(out, params)), log)
+        ready = finished(train_config(out, params))
+        sig = signature(source, params)
+    else:
+        missing = missing_runs(out, params)
+        if missing:
+            raise RuntimeError(
+                f"{name} reads runs that do not exist or did not finish: "
+                + "; ".join(f"{c.model} seed {c.seed}" for c in missing)
+                + ". Train them with:\n  " + "\n  ".join(train_command(c) for c in missing))
+        ready, sig = True, signature(source, params, inputs_digest(out, params))
+    if not force and ready and _stored_signature(target) == sig:
+        log(f"[{i}/{n}] {name}: up to date, reused (use --force to re-execute)")
+        return target
+    log(f"[{i}/{n}] executing {src} -> {_shown(target)} {params}")
+    t0 = time.time()
+    tmp = target.with_suffix(".running.ipynb")
+    try:  # executes into a temporary file: a failure never destroys the last good copy
+        pm.execute_notebook(pages.read(source), str(tmp), parameters=params, kernel_name="python3",
+                            progress_bar=False, log_output=True)
+    except Exception as e:
+        raise RuntimeError(f"notebook {src} failed; the partial output is in {tmp}, the "
+                           f"previous copy is untouched. Its error:\n{notebook_error(tmp)}") from e
+    nb = nbformat.read(tmp, as_version=4)
+    for cell in nb.cells:  # papermill's injected parameters: run, never shown
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    root = Path(os.path.relpath(ROOT, out)).as_posix()
+    for cell in nb.cells:  # "{model}" in a heading becomes the run's model, and so on
+        if cell.cell_type == "markdown":
+            for key, value in params.items():
+                cell.source = cell.source.replace("{" + key + "}", str(value))
+            # Links to the repository's own pages (docs/...) are written from book/<profile>/:
+            # a variant page sits deeper (book/variants/<name>/), so re-root them.
+            cell.source = cell.source.replace("](../../", f"]({root}/")
+        for output in cell.get("outputs", []):  # the same in Markdown the page computed
+            data = output.get("data", {})  # (shown, or glued: papermill.record/text/markdown)
+            for mime in [m for m in data if m.endswith("text/markdown")]:
+                if isinstance(data[mime], str):
+                    data[mime] = data[mime].replace("](../../", f"]({root}/")
+    if not trains:  # the page may have written records of its own: sign what it read
+        sig = signature(source, params, inputs_digest(out, params))
+    nb.metadata["hbn"] = {"signature": sig, "params": params, "seconds": round(time.time() - t0, 1)}
+    nbformat.write(nb, target)
+    tmp.unlink()
+    log(f"[{i}/{n}] {name}: done in {time.time() - t0:.0f} s")
+    return target
 
 
 def build(profile: str = PUBLISHED, dataset: str | None = None, force: bool = False,
           data_dir: str = "", skip_build: bool = False, sets: dict | None = None,
-          references: bool = False, retrain: bool = False, runs_root: str = "") -> int:
+          references: bool = False, retrain: bool = False, runs_root: str = "",
+          jobs: int = 1) -> int:
     t0 = time.time()
     sets = dict(sets or {})
     variant = variant_name(profile, sets)
@@ -283,7 +326,7 @@ def build(profile: str = PUBLISHED, dataset: str | None = None, force: bool = Fa
     print(f"book: profile {profile}, dataset {name}"
           + (f", variant {variant} ({sets}) -> {_shown(out)}" if variant else ""))
     check_items(items, out)  # bad values fail here, before any page trains
-    pages = execute(items, out, force=force or retrain, retrain=retrain)
+    pages = execute(items, out, force=force or retrain, retrain=retrain, jobs=jobs)
     if references or skip_build:
         print(f"notebooks executed in {time.time() - t0:.0f} s (no book build)")
         return 0

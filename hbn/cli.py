@@ -149,7 +149,8 @@ def cmd_book(args) -> int:
         sets[name.strip()] = _yaml_value(text)
     return build(profile=args.profile, dataset=args.dataset, force=args.force,
                  data_dir=args.data_dir, skip_build=args.no_build, sets=sets,
-                 references=args.update_references, retrain=args.retrain, runs_root=args.out_dir)
+                 references=args.update_references, retrain=args.retrain, runs_root=args.out_dir,
+                 jobs=args.jobs)
 
 
 def _yaml_value(text: str):
@@ -207,6 +208,16 @@ def _number(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
+    return value
+
+
 def _width(text: str) -> float:
     value = _number(text)
     if not 0 < value <= 64:
@@ -259,6 +270,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--retrain", action="store_true", help="retrain every run from scratch (the "
                    "old run folders are kept as <run>.previous until replaced) and re-execute all")
     p.add_argument("--no-build", action="store_true", help="execute notebooks only")
+    p.add_argument("--jobs", type=_positive_int, default=min(4, os.cpu_count() or 1),
+                   help="pages executed at once once their runs exist (trainings run one at a "
+                        "time); default: the cores, at most 4")
     p.add_argument("--out-dir", default="", help="where run folders live (default: runs/)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter (repeatable; YAML values, e.g. lr=1e-3, "

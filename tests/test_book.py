@@ -1,4 +1,7 @@
 import json
+import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -6,6 +9,7 @@ import nbformat
 from nbformat.v4 import new_notebook
 
 from hbn import book, variants
+from hbn.study import RUNNER_ENV
 
 
 def test_manifest_lists_every_notebook_once_with_config_parameters():
@@ -116,3 +120,61 @@ def test_repository_button_needs_one_real_address():
     url = config_yml["repository"]["url"]
     assert url == "" or ext.real_repository(url), url  # empty (no button) or a real address
     assert "use_repository_button" not in config_yml.get("html", {})  # derived from the address only
+
+
+def _scheduled(monkeypatch, tmp_path, items, jobs, fail=None, spans=None):
+    """Run `book.execute`'s scheduler with a page stand-in that records when each page ran."""
+    import threading
+    spans, lock = {} if spans is None else spans, threading.Lock()
+    monkeypatch.setattr("hbn.reuse.finished", lambda cfg: cfg.model != "untrained")
+    monkeypatch.setattr(book, "train_config", lambda out, params: type("C", (), params))
+
+    def page(i, src, name, params, n, out, force, retrain, log):
+        start = time.monotonic()
+        assert Path.cwd() == out.resolve() and os.environ.get(RUNNER_ENV) == "1"
+        time.sleep(0.05)
+        with lock:
+            spans[name] = (start, time.monotonic())
+        if name == fail:
+            raise RuntimeError(f"{name} failed")
+        return out / name
+    monkeypatch.setattr(book, "_execute_page", page)
+    here = Path.cwd()
+    try:
+        done = book.execute(items, tmp_path / "out", jobs=jobs)
+    finally:
+        assert Path.cwd() == here and RUNNER_ENV not in os.environ
+    assert done == [tmp_path / "out" / name for _, name, _ in items]
+    return spans
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_pages_run_at_once_but_trainings_latency_and_the_pages_reading_pages_alone(monkeypatch, tmp_path):
+    def train(model):
+        return "train.md", f"01-train-{model}.ipynb", {"model": model}
+
+    def study(src):
+        return src, src.replace(".md", ".ipynb"), {"models": ["gran-hbn"]}
+    items = [train("untrained"), train("gran-hbn"), study("tau_sweep.md"), study("entropy.md"),
+             study("beyond.md"), study("findings.md"), study("report.md"), study("overview.md")]
+    spans = _scheduled(monkeypatch, tmp_path, items, jobs=2)
+    parallel = ["01-train-gran-hbn.ipynb", "tau_sweep.ipynb", "entropy.ipynb", "findings.ipynb"]
+    assert any(_overlap(spans[a], spans[b]) for a in parallel for b in parallel if a < b)
+    for name in ["01-train-untrained.ipynb", "beyond.ipynb", "report.ipynb", "overview.ipynb"]:
+        assert not any(_overlap(spans[name], spans[o]) for o in spans if o != name), name
+    assert spans["01-train-untrained.ipynb"][1] <= min(spans[p][0] for p in parallel)  # trains first
+    assert max(spans[p][1] for p in parallel) <= spans["beyond.ipynb"][0]
+    assert spans["report.ipynb"][1] <= spans["overview.ipynb"][0]  # the first page, last
+    one = _scheduled(monkeypatch, tmp_path, items, jobs=1)
+    assert not any(_overlap(one[a], one[b]) for a in one for b in one if a < b)
+
+
+def test_a_failed_page_stops_the_pages_not_yet_started(monkeypatch, tmp_path):
+    items = [(f"p{i}.md", f"p{i}.ipynb", {"models": ["gran-hbn"]}) for i in range(8)]
+    ran = {}
+    with pytest.raises(RuntimeError, match="p0.ipynb failed"):
+        _scheduled(monkeypatch, tmp_path, items, jobs=2, fail="p0.ipynb", spans=ran)
+    assert "p0.ipynb" in ran and len(ran) <= 4, sorted(ran)  # those running or next, not all 8

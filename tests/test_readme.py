@@ -1,7 +1,10 @@
 """The README's "Re-run with your own parameters" examples, run as written (issue 22): 1 and 4
 on the committed `quick` records exactly as printed; 2 and 3 as printed but on the `smoke`
 profile and synthetic data, runs in a scratch folder, the variant book built for real. After
-each, nothing the repository tracks has changed."""
+each, nothing the repository tracks has changed.
+
+Examples 2 and 3 are minutes of work (two books' pages executed, twelve trainings): marked
+`slow`, they run with `make test-slow`, which CI runs after `make test`."""
 import re
 import shlex
 import subprocess
@@ -60,21 +63,36 @@ def test_a_page_example_runs_as_written_and_writes_only_its_own_folder(index):
     assert _git_status() == before
 
 
-def test_the_train_and_book_examples_on_smoke_write_only_their_own_folders(tmp_path):
-    train, book, whole = examples()[1], examples()[2], examples()[4]
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Path:
+    """One scratch runs folder for the smoke examples: the seeds example reuses the book
+    example's seed-0 runs, as it would after it in the README."""
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.mark.slow
+def test_the_train_and_book_examples_on_smoke_write_only_their_own_folders(runs):
+    train, book = examples()[1], examples()[2]
     before = _git_status()
-    done = _run(_smoke(train, tmp_path / "runs") + " --epochs 2 --no-progress")
+    done = _run(_smoke(train, runs) + " --epochs 2 --no-progress")
     assert done.returncode == 0, done.stderr[-2000:]
-    assert list((tmp_path / "runs" / "synthetic").glob("smoke-*/gran-hbn-s0/records.csv.gz"))
+    assert list((runs / "synthetic").glob("smoke-*/gran-hbn-s0/records.csv.gz"))
     # The variant book, built for real: its pages sit one folder deeper than the book's own,
     # and every link must still resolve (Sphinx runs with --warningiserror).
-    done = _run(_smoke(book, tmp_path / "runs") + " --set epochs=2 --set seeds=[0]")
+    done = _run(_smoke(book, runs) + " --set epochs=2 --set seeds=[0]")
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     html = re.search(r"book built in \d+ s: (\S+index\.html)", done.stdout)
     root = Path(html.group(1)).parent
     page = root / re.search(r'url=([^"]+)"', Path(html.group(1)).read_text()).group(1)
     assert 'href="../../../docs/design.html"' in page.read_text()  # resolves from the variant
     assert (page.parent / "../../../docs/design.html").resolve().exists()
-    done = _run(_smoke(whole, tmp_path / "runs") + " --set epochs=2 --no-build")
+    assert _git_status() == before
+
+
+@pytest.mark.slow
+def test_the_seeds_example_on_smoke_writes_only_its_own_folders(runs):
+    before = _git_status()
+    done = _run(_smoke(examples()[4], runs) + " --set epochs=2 --no-build")
     assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"01-train-gran-hbn-s2\.ipynb: done", done.stdout), done.stdout[-2000:]
     assert _git_status() == before

@@ -22,11 +22,18 @@ def _committed_state() -> str:
 
 
 @pytest.fixture(scope="module")
-def smoke_runs(tmp_path_factory, synthetic):
+def smoke_runs(tmp_path_factory, synthetic, smoke_study):
+    """The smoke study's runs, copied (the pages here may write nothing into the shared ones),
+    and a third Gran-HBN seed."""
+    import shutil
     root = tmp_path_factory.mktemp("runs")
+    shutil.copytree(smoke_study / "synthetic" / "smoke", root / "synthetic" / "smoke",
+                    ignore=shutil.ignore_patterns(".lock", "*.previous"))
     for model, seed in [(m, 0) for m in MODELS] + [("gran-hbn", 1), ("gran-hbn", 2)]:
-        train_or_reuse(make_config("smoke", model=model, dataset="synthetic", seed=seed,
-                                   out_dir=str(root)), synthetic, log=lambda *_: None)
+        cfg = make_config("smoke", model=model, dataset="synthetic", seed=seed, out_dir=str(root))
+        said = []
+        train_or_reuse(cfg, synthetic, log=said.append)
+        assert (seed == 2) != any("reusing the finished run" in line for line in said), said
     return root
 
 
