@@ -115,11 +115,21 @@ def study_configs(page_dir: Path, params: dict) -> list[RunConfig]:
     return cfgs
 
 
+def _other_studies(page_dir: Path, params: dict) -> list[RunConfig]:
+    """The runs of the other datasets' studies a page sets beside its own (`claims_also`,
+    dataset -> profile: the claims table's columns), finished or not."""
+    out_dir = str((page_dir / params["out_dir"]).resolve())
+    return [make_config(profile, model=m, seed=s, dataset=other, out_dir=out_dir)
+            for other, profile in (params.get("claims_also") or {}).items() if other != params["dataset"]
+            for m, s in study_runs(profile)]
+
+
 def inputs_digest(page_dir: Path, params: dict) -> str:
-    """Digest of the logs and exit records a study page reads, and of the `hbn` source."""
+    """Digest of the logs and exit records a study page reads (the other datasets' studies it
+    sets beside its own included: one landing makes it stale), and of the `hbn` source."""
     from .runs import run_dir
     h = hashlib.sha256(code_digest().encode())
-    for cfg in study_configs(page_dir, params):
+    for cfg in study_configs(page_dir, params) + _other_studies(page_dir, params):
         run = run_dir(cfg)
         for f in sorted(run.glob("metrics.jsonl")) + sorted(run.glob("records*.csv.gz")):
             h.update(f"{run.name}/{f.name}".encode())

@@ -70,6 +70,21 @@ def test_study_pages_go_stale_when_the_runs_or_the_code_they_read_change(tmp_pat
     assert book.inputs_digest(tmp_path, params) != second
 
 
+def test_the_claims_page_goes_stale_when_another_datasets_run_lands(tmp_path):
+    params = {"out_dir": "runs", "dataset": "synthetic", "profile": "smoke", "models": ["alexnet"],
+              "seeds": [0], "claims_also": {"fashion-mnist": "quick", "synthetic": "smoke"}}
+    first = book.inputs_digest(tmp_path, params)
+    other = tmp_path / "runs" / "fashion-mnist" / "quick" / "ag-hbn-s0"  # one of its study's runs
+    other.mkdir(parents=True)
+    (other / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    second = book.inputs_digest(tmp_path, params)
+    assert second != first
+    (other / "records.csv.gz").write_bytes(b"landed")
+    assert book.inputs_digest(tmp_path, params) != second
+    params["claims_also"] = {}
+    assert book.inputs_digest(tmp_path, params) == book.inputs_digest(tmp_path, {**params, "claims_also": None})
+
+
 def test_unknown_and_reserved_overrides_fail_before_any_work():
     items = book.manifest("smoke", "synthetic")
     with pytest.raises(ValueError, match="unknown parameter.*nonsense"):
