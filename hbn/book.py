@@ -112,6 +112,10 @@ def study_configs(page_dir: Path, params: dict) -> list[RunConfig]:
     for changes in (params.get("variants") or {}).values():  # the ablation page's variants
         cfgs += [make_config(params["profile"], **{**common, **changes}, model=m, seed=s)
                  for m in params["models"] for s in model_seeds]
+    ablation = params.get("ablation") or {}  # Findings' AG-HBN ablation: its runs, as trained too
+    for changes in [{}, *(ablation.get("variants") or {}).values()]:
+        cfgs += [make_config(params["profile"], **{**common, **changes}, model="ag-hbn", seed=s)
+                 for s in ablation.get("model_seeds", []) if ablation]
     return cfgs
 
 

@@ -99,7 +99,10 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
         ("methods.md", "methods.ipynb", analysis),
         ("findings.md", "findings.ipynb",
          dict(analysis, model_seeds=MODEL_SEEDS.get(profile, [0]),
-              claims_also=CLAIMS_ALSO.get(profile, {}))),
+              claims_also=CLAIMS_ALSO.get(profile, {}),
+              **({"ablation": {k: ABLATIONS[profile][k] for k in ("variants", "target_delta",
+                                                                  "model_seeds")}}
+                 if profile in ABLATIONS else {}))),
     ]
     if profile in ABLATIONS:  # why AG-HBN answers fine: one post-training factor at a time
         out.append(("ablation.md", "ablation.ipynb", dict(analysis, **ABLATIONS[profile])))

@@ -199,3 +199,19 @@ def test_numbers_have_no_e_notation_and_small_differences_two_significant_digits
     assert cell({"a": {}, "b": {"epochs": 12}}) == "a: —; b: epochs = 12"
     t = table(pd.DataFrame({"batch_size": [1], "d": [-9.276e-05]}), "c", "tbl-x", two_digits=["d"])
     assert list(t.frame.columns) == ["batch size", "d"] and t.frame.iloc[0, 1] == "-0.000093"
+
+
+def test_the_ablation_finding_names_what_moves_delta():
+    import pandas as pd
+    from hbn.findings import ag_hbn_attributed
+
+    def rows(setting_delta):
+        return pd.DataFrame({"variant": ["as trained", "lr 1e-5", "the cut"],
+                             "cut on P(fine)": [0.5, 0.5, 0.85],
+                             "δ, test": [1.0, setting_delta, 0.75],
+                             "accuracy, mean over exits": [0.91, 0.91, 0.94]})
+    cut_moves = ag_hbn_attributed(rows(0.99), seed=1)
+    assert "the cut moves δ, the post-training settings barely do" in cut_moves.text
+    assert "lr 1e-5, δ = 99.00 %" in cut_moves.text and "(cut 0.850 instead of 0.500)" in cut_moves.text
+    assert "as much as the cut" in ag_hbn_attributed(rows(0.70), seed=1).text
+    assert "tbl-ablation" in cut_moves.text and cut_moves.verdict == "beyond the paper"
