@@ -210,8 +210,10 @@ def ag_hbn_attributed(t: pd.DataFrame, seed: int) -> Finding:
 
 def _change(r) -> str:
     """'fine +0.0015 nats (95 % interval −0.0004 to +0.0033)' for a `trend_over_seeds` row."""
-    ci = f" (95 % interval {r.low:+.4f} to {r.high:+.4f})" if np.isfinite(r.low) else " (one seed)"
-    return f"{r.granularity} {r.mean_change:+.4f} nats{ci}"
+    def signed(x):  # 4 decimals, as the trends table shows them, with a true minus
+        return f"{x:+.4f}".replace("-", "−")
+    ci = f" (95 % interval {signed(r.low)} to {signed(r.high)})" if np.isfinite(r.low) else " (one seed)"
+    return f"{r.granularity} {signed(r.mean_change)} nats{ci}"
 
 
 def _step_text(step: str, tb: pd.DataFrame, ti: pd.DataFrame) -> str:
