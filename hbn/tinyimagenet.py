@@ -135,8 +135,9 @@ def file_lists(src: Source, per_class=PER_CLASS) -> tuple[list, list]:
         short = {w: len(f) for w, f in files.items() if len(f) != want}
         if short:
             shown = ", ".join(f"{w} ({n})" for w, n in list(short.items())[:5])
-            raise _corrupt(src.path, f"{len(short)} of the 100 classes do not have {want} {split} "
-                                     f"images: {shown}{' ...' if len(short) > 5 else ''}")
+            verb = "does" if len(short) == 1 else "do"
+            raise _corrupt(src.path, f"{len(short)} of the 100 classes {verb} not have {want} "
+                                     f"{split} images: {shown}{' ...' if len(short) > 5 else ''}")
     if absent:
         raise _corrupt(src.path, f"{len(absent)} validation images named in {ann_name} are "
                                  f"missing, e.g. {absent[0]}")

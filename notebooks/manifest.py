@@ -111,5 +111,6 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
     # The reproducibility summary and checklist: after every page whose labels it links to.
     out.append(("report.md", "report.ipynb", dict(analysis, model_seeds=MODEL_SEEDS.get(profile, [0]),
                                                   **SCHEDULES.get(profile, {}))))
-    out.append(("overview.md", "index.ipynb", analysis))  # the book's first page, written last
+    out.append(("overview.md", "index.ipynb",  # the book's first page, written last
+                dict(analysis, claims_also=CLAIMS_ALSO.get(profile, {}))))
     return out

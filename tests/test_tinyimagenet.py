@@ -125,7 +125,7 @@ def _fails(tmp_path, files, match, method=zipfile.ZIP_DEFLATED, damage=None):
 def test_an_archive_that_lacks_a_class_names_it(tmp_path):
     w = hier.TINY_IMAGENET_WNIDS[7]
     _fails(tmp_path, official_files(skip_class=w),
-           rf"1 of the 100 classes do not have 3 train images: {w} \(0\).*Nothing was loaded")
+           rf"1 of the 100 classes does not have 3 train images: {w} \(0\).*Nothing was loaded")
 
 
 def test_a_truncated_archive_is_named(tmp_path):
