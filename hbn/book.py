@@ -115,7 +115,7 @@ def study_configs(page_dir: Path, params: dict) -> list[RunConfig]:
     ablation = params.get("ablation") or {}  # Findings' AG-HBN ablation: its runs, as trained too
     for changes in [{}, *(ablation.get("variants") or {}).values()]:
         cfgs += [make_config(params["profile"], **{**common, **changes}, model="ag-hbn", seed=s)
-                 for s in ablation.get("model_seeds", []) if ablation]
+                 for s in ablation.get("model_seeds", [])]
     return cfgs
 
 
