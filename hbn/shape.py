@@ -26,7 +26,10 @@ ABOUT = {
         "apart to pose the paper's questions, as these readings show. It was this study's first "
         "dataset; the main evidence is the Tiny ImageNet 100/20 book's."),
 }
+
+
 def _signed(x: float) -> str:
+    """Points to 2 decimals with a true minus (findings._signed writes 4 for entropy trends)."""
     return f"{x:+.2f}".replace("-", "−")
 
 
