@@ -159,17 +159,26 @@ def tau_scale_free(sweeps: pd.DataFrame, scales: pd.DataFrame, authors: pd.DataF
     lo_x, hi_x = 0.45, 1.55  # bottom row; no authors' marker is drawn on the frame
     for k, e in enumerate(exits):
         top, bottom = axes[0][k], axes[1][k]
-        moving = []
+        moving, shown = [], []
         for j, (seed, s) in enumerate(sweeps[sweeps["exit"] == e].groupby("seed")):
             sc = scales[(scales["exit"] == e) & (scales["seed"] == seed)].iloc[0]
             label = "ours, batch-mean δ (one line per seed)" if j == 0 else None
-            x = s.tau / sc.median_gap
+            x = s.tau / sc.median_gap  # inf or NaN where the median gap is 0
             top.plot(x, s.specificity, color="C0", lw=1.3, alpha=0.8, label=label)
             bottom.plot(s.tau / sc.tau_half, s.specificity, color="C0", lw=1.3, alpha=0.8)
-            moving.append(x[(s.specificity > 0) & (s.specificity < 1)])
+            finite = np.isfinite(x)
+            moving.append(x[finite & (s.specificity > 0) & (s.specificity < 1)])
+            shown.append(x[finite])
+        # Frame where δ moves; a branch whose δ never leaves 0 or 1 (an untrained net) shows
+        # its whole finite range, and one without a finite point the unit interval.
         moving = pd.concat(moving)
-        pad = 0.35 * (moving.max() - moving.min()) if len(moving) else 1.0
-        top.set_xlim(moving.min() - pad, moving.max() + pad)
+        if not len(moving):
+            moving = pd.concat(shown)
+        if len(moving):
+            pad = 0.35 * (moving.max() - moving.min()) or 1.0
+            top.set_xlim(moving.min() - pad, moving.max() + pad)
+        else:
+            top.set_xlim(-0.05, 1.05)
         g = authors[authors["branch"] == e]
         x = g.tau / authors_half[e]
         keep = (x > lo_x + 0.02) & (x < hi_x - 0.02)

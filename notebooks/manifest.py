@@ -27,7 +27,8 @@ CLAIMS_ALSO = {"standard": {"tiny-imagenet-100": "tiny"}, "tiny": {"fashion-mnis
 # that training (a target out of reach is reported as not certified). And its FLOPs budgets.
 TARGETS = {"synthetic": [0.9, 0.95, 0.98],
            "fashion-mnist": {"quick": [0.8, 0.84, 0.85, 0.86], None: [0.92, 0.93, 0.94, 0.95]},
-           "cifar100": [0.5, 0.55, 0.6, 0.65]}
+           "cifar100": [0.5, 0.55, 0.6, 0.65],
+           "tiny-imagenet-100": [0.48, 0.5, 0.52, 0.55]}
 OPERATING = dict(confidence=0.95, flops_budgets=[0.3, 0.5, 0.7])
 # The runs whose validation curves chose a profile's schedule (Gran-HBN seed 0 each; overrides
 # of the profile), read by the schedule page.
@@ -37,14 +38,14 @@ SCHEDULES = {"standard": dict(
                "paper: constant Adam 1.5e-4": {"schedule": "constant", "lr": 1.5e-4,
                                                "warmup_epochs": 0}},
     candidates=["cosine, 12 epochs", "cosine, 20 epochs (standard)"], tolerance=0.005),
-    # Tiny ImageNet 100/20 (issue 18): the profile's 30 epochs against a run 1.5x as long, and
-    # the paper's optimiser at the profile's length.
+    # Tiny ImageNet 100/20 (issue 18): the profile's 45 epochs against the 30 first planned,
+    # and the paper's optimiser at 30 epochs. A run 1.5x as long as 45 is not trained yet.
     "tiny": dict(
-    schedules={"cosine, 30 epochs (tiny)": {},
-               "cosine, 45 epochs": {"epochs": 45},
-               "paper: constant Adam 1.5e-4": {"schedule": "constant", "lr": 1.5e-4,
-                                               "warmup_epochs": 0}},
-    candidates=["cosine, 30 epochs (tiny)", "cosine, 45 epochs"], tolerance=0.005)}
+    schedules={"cosine, 45 epochs (tiny)": {},
+               "cosine, 30 epochs": {"epochs": 30},
+               "paper: constant Adam 1.5e-4, 30 epochs": {"schedule": "constant", "lr": 1.5e-4,
+                                                          "warmup_epochs": 0, "epochs": 30}},
+    candidates=["cosine, 30 epochs", "cosine, 45 epochs (tiny)"], tolerance=0.005)}
 
 
 # The book's parts in reading order: (caption, executed page names; a trailing "*" matches a

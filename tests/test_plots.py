@@ -123,3 +123,26 @@ def test_the_checks_catch_a_wide_figure_and_a_marker_on_the_edge():
     ax.set(xlim=(0, 1), ylim=(91, 96), xlabel="specificity δ")
     assert displayed_font_pt(fig) < 9 and clipped(fig)
     matplotlib.pyplot.close(fig)
+
+
+def _scale_free_inputs(median_gap, tau_half, specificity):
+    tau = np.linspace(0, 0.2, 21)
+    sweeps = pd.DataFrame([{"seed": 0, "exit": e, "tau": t, "specificity": specificity(t)}
+                           for e in (1, 2) for t in tau])
+    scales = pd.DataFrame([{"seed": 0, "exit": e, "median_gap": median_gap, "tau_half": tau_half}
+                           for e in (1, 2)])
+    authors = pd.DataFrame([{"branch": e, "tau": t, "specificity": min(1.0, t / 0.2)}
+                            for e in (1, 2) for t in np.linspace(0, 0.2, 11)])
+    return sweeps, scales, authors, {1: 0.1, 2: 0.1}
+
+
+@pytest.mark.parametrize("median_gap, tau_half, specificity", [
+    (0.05, 0.1, lambda t: min(1.0, t / 0.2)),  # a trained net: δ moves across the grid
+    (0.05, float("nan"), lambda t: 0.0),  # δ never leaves 0 (the CI failure: 2 epochs on smoke)
+    (0.0, float("nan"), lambda t: 1.0),  # no gap at all: every τ / gap is inf or NaN
+])
+def test_the_scale_free_figure_frames_any_sweep(median_gap, tau_half, specificity):
+    fig = plots.tau_scale_free(*_scale_free_inputs(median_gap, tau_half, specificity), LONG)
+    for ax in fig.axes[:4]:
+        assert np.isfinite(ax.get_xlim()).all() and ax.get_xlim()[0] < ax.get_xlim()[1]
+    matplotlib.pyplot.close(fig)
