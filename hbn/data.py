@@ -228,12 +228,19 @@ def load_fashion_mnist(root: Path, download: bool = True) -> Dataset:
 
 def load_tiny_imagenet(root: Path, download: bool = True, per_class=None) -> Dataset:
     from . import tinyimagenet as tin
-    a = tin.load_arrays(root, download, per_class or tin.PER_CLASS)
     h = hier.TINY_IMAGENET
     lookup = h.fine_to_coarse()
-    train, val = _split_train(a["train_images"], a["train_fine"], lookup[a["train_fine"]],
-                              n_val=len(a["train_fine"]) // 10)  # 45,000 / 5,000
-    mean, std = _stats(train.images)  # the training split's own statistics (DESIGN.md §1)
+
+    def split(a):
+        return _split_train(a["train_images"], a["train_fine"], lookup[a["train_fine"]],
+                            n_val=len(a["train_fine"]) // 10)  # 45,000 / 5,000
+
+    def stats(a):  # the training split's own statistics (DESIGN.md §1), cached: 5 s each time
+        return torch.tensor(_stats(split(a)[0].images), dtype=torch.float64)
+
+    a = tin.load_arrays(root, download, per_class or tin.PER_CLASS, derive={"train_stats": stats})
+    train, val = split(a)
+    mean, std = (tuple(row) for row in a["train_stats"].tolist())
     test = Split(a["test_images"], a["test_fine"], lookup[a["test_fine"]])
     return Dataset("tiny-imagenet-100", TITLES["tiny-imagenet-100"], h, train, val, test, mean, std)
 

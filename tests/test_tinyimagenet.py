@@ -152,3 +152,25 @@ def test_an_image_that_does_not_decode_or_is_not_64x64_is_named(tmp_path, data, 
     victim = f"{tin.FOLDER}/val/images/val_5.JPEG"
     _fails(tmp_path, official_files(bad={victim: data or _jpeg(1, size=(63, 64))}),
            rf"{victim} {match}")
+
+
+def test_the_training_statistics_are_cached_and_equal_the_computed_ones(tmp_path, monkeypatch):
+    from hbn import data
+    archive = write_zip(tmp_path / tin.ARCHIVES[0], official_files())
+    first = _load(archive.parent)
+    assert (first.mean, first.std) == data._stats(first.train.images)  # bit for bit
+    cache, = archive.parent.glob("tiny-imagenet-100-v*.pt")
+    assert "train_stats" in torch.load(cache, weights_only=True)
+    monkeypatch.setattr(data, "_stats", lambda *a: pytest.fail("statistics computed again"))
+    again = _load(archive.parent)
+    assert (again.mean, again.std) == (first.mean, first.std)
+
+
+def test_a_cache_without_the_statistics_gains_them_without_decoding(tmp_path, monkeypatch):
+    archive = write_zip(tmp_path / tin.ARCHIVES[0], official_files())
+    a = tin.load_arrays(archive.parent, download=False, per_class=PER_CLASS)  # no derived keys
+    assert "train_stats" not in a
+    monkeypatch.setattr(tin, "_decode", lambda *a: pytest.fail("decoded again despite the cache"))
+    ds = _load(archive.parent)
+    cache, = archive.parent.glob("tiny-imagenet-100-v*.pt")
+    assert "train_stats" in torch.load(cache, weights_only=True) and len(ds.mean) == 3
