@@ -38,6 +38,25 @@ def authors_forced_shown() -> pd.DataFrame:
         out[col] = [np.nan if pd.isna(v) else f"≈{v:.1f}" if a else f"{v:.2f}"
                     for v, a in zip(out[col], approx)]
     return out
+
+
+def authors_text(model: str) -> str:
+    """The authors' CIFAR-100 test accuracy of `model` forced to each branch (their 120 epochs,
+    `AUTHORS_FORCED` as the book prints it), as a clause: "fine: 51.43 % at exit 1, ..."."""
+    shown = authors_forced_shown()
+    parts = []
+    for _, r in shown[shown["model"] == MODEL_TITLES[model]].iterrows():
+        vals = [f"{r[f'branch {e}']} % at exit {e}" for e in (1, 2, 3)
+                if isinstance(r[f"branch {e}"], str)]
+        parts.append(f"{r['answer']}: {', '.join(vals)}")
+    return "; ".join(parts)
+
+
+# Authors' Gran-HBN branch-1 test accuracy (%) along their Fig. 3 τ grid, where δ is strictly
+# between 0 and 1 (DESIGN.md §5; batch-mean decisions over 512 images): δ -> accuracy.
+AUTHORS_BRANCH1_ACCURACY = {0.15: 61.86, 0.50: 58.07, 0.75: 54.83}
+
+
 # Authors' operating regions of τ (paper Table II; batch-mean decisions, batch 512): from the
 # last τ with specificity 0 to the first with specificity 1 (hbn.analysis.operating_region).
 AUTHORS_REGIONS = pd.DataFrame({"branch": [1, 2, 3], "start": [0.46, 0.50, 0.42],
