@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from . import pages, runs
-from .config import PUBLISHED, RunConfig, make_config
+from .config import PROFILES, PUBLISHED, RunConfig, make_config
 from .data import resolve_dataset
 from .paths import NOTEBOOKS, ROOT
 from .study import RUNNER_ENV
@@ -321,6 +321,13 @@ def _execute_page(i: int, src: str, name: str, params: dict, n: int, out: Path, 
     return target
 
 
+def book_dataset(profile: str, dataset: str | None, data_dir) -> str:
+    """The dataset a book of `profile` reads: `dataset` when given, else the profile's own. Only
+    the profile's default CIFAR-100 falls back (loudly) to Fashion-MNIST when it is absent."""
+    return resolve_dataset(dataset or PROFILES[profile]["dataset"], data_dir,
+                           fallback=dataset is None)
+
+
 def build(profile: str = PUBLISHED, dataset: str | None = None, force: bool = False,
           data_dir: str = "", skip_build: bool = False, sets: dict | None = None,
           references: bool = False, retrain: bool = False, runs_root: str = "",
@@ -331,8 +338,7 @@ def build(profile: str = PUBLISHED, dataset: str | None = None, force: bool = Fa
     if references and (profile != "smoke" or variant):
         raise ValueError("--update-references refreshes the nbval copies: smoke profile, no --set")
     check_dir = data_dir or os.environ.get("HBN_DATA") or ROOT / "data"  # what the notebooks read
-    name = resolve_dataset(dataset or ("synthetic" if profile == "smoke" else "cifar100"),
-                           check_dir, fallback=dataset is None)
+    name = book_dataset(profile, dataset, check_dir)
     out = output_dir(profile, variant, references)
     items = manifest(profile, name, data_dir, out, sets.pop("models", None), sets.pop("seeds", None),
                      Path(runs_root).resolve() if runs_root else None)

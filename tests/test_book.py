@@ -193,3 +193,14 @@ def test_a_failed_page_stops_the_pages_not_yet_started(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="p0.ipynb failed"):
         _scheduled(monkeypatch, tmp_path, items, jobs=2, fail="p0.ipynb", spans=ran)
     assert "p0.ipynb" in ran and len(ran) <= 4, sorted(ran)  # those running or next, not all 8
+
+
+def test_a_book_reads_its_profiles_dataset_unless_told_otherwise(tmp_path):
+    from hbn.book import book_dataset
+    from hbn.config import PROFILES
+    # The tiny profile's book once resolved CIFAR-100 and fell back to Fashion-MNIST: it would
+    # have trained the whole Tiny ImageNet study on the wrong data.
+    assert book_dataset("tiny", None, tmp_path) == "tiny-imagenet-100"
+    assert book_dataset("smoke", None, tmp_path) == "synthetic"
+    assert book_dataset("tiny", "fashion-mnist", tmp_path) == "fashion-mnist"
+    assert PROFILES["standard"]["dataset"] == "cifar100"  # resolved (or fallen back) by resolve_dataset
