@@ -410,7 +410,8 @@ def other_study(out_dir: str, dataset: str, profile: str, pairs) -> Study | str:
     cfgs = [make_config(profile, model=m, seed=s, dataset=dataset, out_dir=out_dir) for m, s in pairs]
     done = sum(runs.finished_folder(runs.run_dir(c)) for c in cfgs)
     if done < len(cfgs):
-        return (f"not yet: {done} of the {len(cfgs)} runs of its {profile} study have finished "
+        return (f"not yet: {done} of the {len(cfgs)} runs of its {profile} study "
+                f"{'has' if done == 1 else 'have'} finished "
                 f"(`python -m hbn status --profile {profile} --dataset {dataset}`)")
     models = sorted({m for m, _ in pairs})
     every = set.intersection(*({s for m2, s in pairs if m2 == m} for m in models))
