@@ -27,9 +27,6 @@ AUTHORS_FORCED = pd.DataFrame([
 ], columns=["model", "answer", "branch 1", "branch 2", "branch 3"])
 # Gran-HBN's rows are read off the authors' figures, not printed in the paper (DESIGN.md §5: "≈").
 AUTHORS_APPROXIMATE = {"specificity 0 (all coarse)", "specificity 1 (all fine)"}
-# Per model, the `answer` of the row (ours and the authors') whose last exit answers fine.
-FINE_LAST_ANSWER = {"AlexNet": "fine", "B-AlexNet": "fine", "Sem-AlexNet": "coarse, coarse, fine",
-                    "Gran-HBN": "specificity 1 (all fine)"}
 
 
 def authors_forced_shown() -> pd.DataFrame:
@@ -248,15 +245,15 @@ def forced_comparison(study: Study, percent: bool = True) -> pd.DataFrame:
         return {int(e): A.score(a, *R.forced(n, b, fine_by_exit[b]))["accuracy"]
                 for b, e in enumerate(a["exits"])}
 
-    for model, fine in (("alexnet", [True]), ("b-alexnet", [True] * 3),
-                        ("sem-alexnet", [False, False, True])):
+    for model, answer, fine in (("alexnet", "fine", [True]),
+                                ("b-alexnet", "fine", [True] * 3),
+                                ("sem-alexnet", "coarse, coarse, fine", [False, False, True])):
         if (model, 0) in study.runs:
-            title = MODEL_TITLES[model]
-            add(title, FINE_LAST_ANSWER[title], forced_acc(study.run(model), fine))
+            add(MODEL_TITLES[model], answer, forced_acc(study.run(model), fine))
     if ("gran-hbn", 0) in study.runs:
         g = study.run("gran-hbn")
         add("Gran-HBN", "specificity 0 (all coarse)", forced_acc(g, [False] * 3), 0.0)
-        add("Gran-HBN", FINE_LAST_ANSWER["Gran-HBN"], forced_acc(g, [True] * 3), 1.0)
+        add("Gran-HBN", "specificity 1 (all fine)", forced_acc(g, [True] * 3), 1.0)
     if ("ag-hbn", 0) in study.runs:
         a = study.run("ag-hbn").arrays
         fine = R.ag_hbn_forced(a["sem_prob_fine"], mode="sample")

@@ -79,30 +79,3 @@ def test_authors_values_read_off_figures_keep_their_approximation_sign():
     assert shown.loc["specificity 1 (all fine)", "branch 3"] == "≈51.7"
     assert shown.loc["specificity ≈ 0.75", "branch 1"] == "54.87"
     assert authors_forced_shown().set_index("model").loc["B-AlexNet", "branch 2"] == "53.03"
-
-
-def test_each_models_fine_last_row_is_one_the_authors_and_we_both_print():
-    """The pages set our last-exit fine accuracy beside the authors' by `FINE_LAST_ANSWER`: each
-    entry names exactly one row of theirs, and it is a row whose last branch answers fine."""
-    from hbn.study import AUTHORS_FORCED, FINE_LAST_ANSWER
-    for model, answer in FINE_LAST_ANSWER.items():
-        rows = AUTHORS_FORCED[(AUTHORS_FORCED.model == model) & (AUTHORS_FORCED.answer == answer)]
-        assert len(rows) == 1, (model, answer)
-        assert answer.split(", ")[-1] in ("fine", "specificity 1 (all fine)")
-    assert set(FINE_LAST_ANSWER) == set(AUTHORS_FORCED.model) - {"AG-HBN"}
-
-
-def test_the_forced_comparison_labels_its_fine_last_rows_and_scores_them_from_the_records():
-    """On the committed Fashion-MNIST runs: each model's fine-last row carries the label the
-    pages look up, and its last-branch value is that run's fine accuracy at its last exit."""
-    from hbn.study import FINE_LAST_ANSWER, forced_comparison, load_study
-    from hbn.book import ROOT
-    study = load_study(str(ROOT / "runs"), "fashion-mnist", "standard",
-                       ["alexnet", "sem-alexnet", "gran-hbn"])
-    t = forced_comparison(study).set_index(["model", "answer"])
-    for model in ("AlexNet", "Sem-AlexNet", "Gran-HBN"):
-        run = study.run({"AlexNet": "alexnet", "Sem-AlexNet": "sem-alexnet",
-                         "Gran-HBN": "gran-hbn"}[model])
-        last = run.records[run.records.exit == run.records.exit.max()]
-        want = 100 * (last.fine_pred == last.fine_true).mean()
-        assert t.loc[(model, FINE_LAST_ANSWER[model]), "branch 3"] == pytest.approx(want)
