@@ -19,9 +19,9 @@ from . import analysis as A
 from . import entropies as E
 from . import routing as R
 from .models import MODEL_TITLES as _TITLES
-from .study import _T95, Study, interval
+from .seedstats import CANNOT_TELL, FAILS, HOLDS, decide, interval, welch
+from .study import Study
 
-HOLDS, FAILS, CANNOT_TELL = "holds", "does not hold", "cannot tell at this n"
 MATCH_MARGIN = 0.005  # "matches": within half a point of accuracy
 OVERLAP_SHARE = 0.05  # "an overlap ... at each exit": at least 5 % of images
 REGION_BATCHES = (64, 512)  # the region grows as the decision batch shrinks: 512 -> 64
@@ -192,40 +192,7 @@ def _region_depth(run) -> float:
     return float(r.iloc[-1] - r.iloc[0])
 
 
-# --- intervals and verdicts -----------------------------------------------------------------
-
-def welch(x, y) -> tuple[float, float, float]:
-    """Mean of x minus mean of y and its 95 % Welch interval (independent seeds of two models);
-    the Welch–Satterthwaite degrees of freedom rounded down (a slightly wider interval)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    d = float(x.mean() - y.mean())
-    if len(x) < 2 or len(y) < 2:
-        return d, np.nan, np.nan
-    vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
-    se = float(np.sqrt(vx + vy))
-    if se == 0:
-        return d, d, d
-    df = (vx + vy) ** 2 / (vx ** 2 / (len(x) - 1) + vy ** 2 / (len(y) - 1))
-    t = _T95[max(int(df), 1) - 1] if df < len(_T95) + 1 else 1.96
-    return d, d - t * se, d + t * se
-
-
-def decide(lo: float, hi: float, above: float | None = None, below: float | None = None,
-           inside: tuple[float, float] | None = None) -> str:
-    """HOLDS when the interval [lo, hi] lies wholly on the claim's side (above `above`, below
-    `below`, or strictly inside `inside`), FAILS when wholly on the other, else CANNOT_TELL
-    (and always with no interval: one seed)."""
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return CANNOT_TELL
-    if above is not None:
-        return HOLDS if lo > above else FAILS if hi <= above else CANNOT_TELL
-    if below is not None:
-        return HOLDS if hi < below else FAILS if lo >= below else CANNOT_TELL
-    a, b = inside
-    if a < lo and hi < b:
-        return HOLDS
-    return FAILS if hi <= a or lo >= b else CANNOT_TELL
-
+# --- verdicts ------------------------------------------------------------------------------
 
 _RULES = {"trade-off": dict(above=0), "early-as-late": dict(above=0),
           "extremes-fine": dict(above=-MATCH_MARGIN), "extremes-coarse": dict(above=-MATCH_MARGIN),

@@ -132,11 +132,11 @@ def _trend_word(mean: float, low: float, high: float) -> str:
 def trend_over_seeds(runs: list[dict], statistic: str = "batch", size: int = 64) -> pd.DataFrame:
     """`depth_trend` of each run (`runs`: as_arrays outputs, one per seed), per granularity and
     step between branches ("1 → 2", ..., and first → last): the mean change of the median
-    entropy over runs and its 95 % Student-t interval (`hbn.study.interval`), n_seeds and
+    entropy over runs and its 95 % Student-t interval (`hbn.seedstats.interval`), n_seeds and
     n_units, `neighbours` (False for first → last) and `trend`: "falls" / "rises" where the
     interval excludes 0, else "no clear change" (one run: the point estimate's sign, marked
     "(one seed)")."""
-    from .study import interval
+    from .seedstats import interval
     per = [depth_trend(a, statistic, size) for a in runs]
     rows = []
     for g in ("fine", "coarse"):

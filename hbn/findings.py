@@ -78,7 +78,7 @@ def _shown_span(values: pd.Series, shown: pd.Series) -> str:
 
 def _mean_ci(values, fmt: str = ".2f") -> str:
     """'m (95 % interval lo–hi)' over seeds, or 'm (one seed)'."""
-    from .study import interval
+    from .seedstats import interval
     m, lo, hi = interval(values)
     return (f"{m:{fmt}} (95 % interval {lo:{fmt}}–{hi:{fmt}})" if np.isfinite(lo)
             else f"{m:{fmt}} (one seed)")
@@ -300,7 +300,7 @@ def selectors(study: Study) -> Finding:
     the Gran-HBN seeds that have validation records?"""
     from . import selection as S
     from .records import as_arrays, load_records
-    from .study import interval
+    from .seedstats import interval
     per_seed, missing = {}, []
     for seed in study.seeds("gran-hbn"):
         run = study.run("gran-hbn", seed)
@@ -351,7 +351,7 @@ def selectors(study: Study) -> Finding:
 def _selector_evidence(auc: pd.DataFrame, tau: str) -> pd.DataFrame:
     """Per seed, each selector's AUC (mean over branches), their mean, and each selector minus
     τ: mean and 95 % interval over seeds, formatted as the finding prints them."""
-    from .study import interval
+    from .seedstats import interval
     rows = [{"": f"seed {s}", **{k: f"{v:.4f}" for k, v in r.items()}} for s, r in auc.iterrows()]
     rows.append({"": "mean over seeds", **{k: f"{v:.4f}" for k, v in auc.mean().items()}})
     diffs = {k: interval(auc[k] - auc[tau]) for k in auc if k != tau}

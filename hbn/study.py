@@ -208,22 +208,6 @@ def _tracked(path: Path) -> bool:
     return out.returncode == 0 and bool(out.stdout.strip())
 
 
-# Two-sided 95% Student-t quantiles t_{0.975, df} for df = 1..10 (beyond: normal approx.).
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
-
-
-def interval(values) -> tuple[float, float, float]:
-    """Mean and 95% Student-t confidence interval over seeds: (mean, low, high)."""
-    x = np.asarray(values, dtype=float)
-    m = float(x.mean())
-    if len(x) < 2:
-        return m, np.nan, np.nan
-    t = _T95[len(x) - 2] if len(x) - 1 <= len(_T95) else 1.96
-    half = float(t * x.std(ddof=1) / np.sqrt(len(x)))
-    return m, m - half, m + half
-
-
-
 def forced_comparison(study: Study, percent: bool = True) -> pd.DataFrame:
     """Our counterpart of `AUTHORS_FORCED`: test accuracy of each model forced to each branch.
 

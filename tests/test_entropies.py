@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hbn import entropies as E
-from hbn.study import interval
+from hbn.seedstats import interval
 
 F2C = np.array([0, 0, 1, 1, 2, 2])
 

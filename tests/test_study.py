@@ -6,17 +6,8 @@ import pytest
 from hbn import runs
 from hbn.config import make_config
 from hbn.reuse import same_experiment
-from hbn.study import AUTHORS_FORCED, AUTHORS_REGIONS, interval
+from hbn.study import AUTHORS_FORCED, AUTHORS_REGIONS
 from hbn.train import train_or_reuse
-
-
-def test_interval_is_student_t_95():
-    mean, lo, hi = interval([1.0, 2.0, 3.0])  # s = 1, n = 3, t(0.975, 2) = 4.303
-    assert mean == 2.0
-    assert hi - mean == pytest.approx(4.303 / math.sqrt(3), rel=1e-4)
-    assert mean - lo == pytest.approx(hi - mean)
-    m, lo1, hi1 = interval([5.0])
-    assert m == 5.0 and math.isnan(lo1) and math.isnan(hi1)
 
 
 def test_authors_tables_are_design_md_section_5():
