@@ -211,7 +211,7 @@ def operating_region(sweep: pd.DataFrame) -> dict:
     if dec is None:
         step = float(np.min(np.diff(tau))) if len(tau) > 1 else 1.0
         dec = max(2, -int(np.floor(np.log10(step)))) if step > 0 else 4
-    num = lambda x: f"{x:.{dec}f}"  # noqa: E731
+    num = lambda x: f"{x:.{dec}f}".replace("-", "−")  # noqa: E731 (a true minus, as in prose)
     inside = int(np.sum((spec > 0) & (spec < 1)))
     gaps = ([tau[zero[-1] + 1] - tau[zero[-1]]] if np.isfinite(start) else []) + \
         ([tau[one[0]] - tau[one[0] - 1]] if np.isfinite(end) else [])
@@ -222,6 +222,8 @@ def operating_region(sweep: pd.DataFrame) -> dict:
     elif narrow:  # δ jumps from 0 to 1 between neighbouring τ: the grid cannot measure it
         mid = (start + end) / 2
         text = f"narrower than the grid step, at τ ≈ {mid:.{dec + 1}f}"
+    elif np.isnan(start) and np.isnan(end):  # 0 < δ < 1 on the whole grid
+        text = "wider than the grid (0 < δ < 1 on all of it)"
     else:
         text = (("beyond the grid (below)" if np.isnan(start) else num(start)) + "–"
                 + ("beyond the grid (above)" if np.isnan(end) else num(end)))

@@ -37,6 +37,7 @@ class Claim:
     criterion: str  # in words: what the interval must show for the claim to hold
     unit: str  # "points", "nats", "share", "τ"
     evidence: str  # the {numref} label of the figure or table of the book it concerns
+    symbol: str = ""  # what the number is, where its unit does not say ("δ = ")
 
 
 CLAIMS = [
@@ -63,7 +64,7 @@ CLAIMS = [
     Claim("ag-hbn-mixes", "AG-HBN chooses the granularity per image", "Abstract, §IV",
           "AG-HBN is shown to capitalize on the accuracy-specificity trade-off for individual images",
           "the share δ of images its semantic exit answers fine strictly between 0.01 and 0.99",
-          "share", "fig-comparison"),
+          "share", "fig-comparison", "δ = "),
     Claim("ag-hbn-cost", "AG-HBN costs accuracy against Gran-HBN", "§VI-B",
           "AG-HBN automates this process, albeit with a noted loss in accuracy compared to the "
           "Gran-HBN model.",
@@ -79,7 +80,8 @@ CLAIMS = [
           "overlaps in both fine label and coarse label classification uncertainties are "
           "identified at each exit",
           f"the share of images whose fine entropy is below the branch's median coarse entropy, "
-          f"at the branch where it is smallest, above {OVERLAP_SHARE:.2f}", "share", "fig-entropy"),
+          f"at the branch where it is smallest, above {OVERLAP_SHARE:.2f}", "share", "fig-entropy",
+          "share "),
     Claim("region-batch", "Smaller decision batches widen the operating region", "§VI-A",
           "the size of the operating region increases as the batch size of the test set is reduced",
           f"region width at batch {REGION_BATCHES[0]} minus at batch {REGION_BATCHES[1]}, "
@@ -91,6 +93,7 @@ CLAIMS = [
           "τ", "tbl-region-vs-batch"),
 ]
 BY_KEY = {c.key: c for c in CLAIMS}
+UNITS = {"points": " points", "nats": " nats", "τ": " in τ"}  # after a number, in words
 
 
 @dataclass
@@ -113,9 +116,8 @@ class Verdict:
 
     @property
     def shown(self) -> str:
-        """The effect as the table prints it, with its unit."""
-        u = {"points": " points", "nats": " nats"}.get(self.unit, "")
-        return fmt(self.effect, self.unit, self.places) + u
+        """The effect as the table prints it, with what it is and its unit."""
+        return BY_KEY[self.key].symbol + fmt(self.effect, self.unit, self.places) + UNITS.get(self.unit, "")
 
 
 # --- per-seed values ------------------------------------------------------------------------
@@ -297,11 +299,11 @@ def verdict(study: Study, key: str, own: bool = True) -> Verdict:
     m, lo, hi = (float(stats.loc[k, col]) for k in _STATS)
     v = decide(lo, hi, **_RULES[key])
     places = decimals(stats, claim.unit)
-    u = {"points": " points", "nats": " nats"}.get(claim.unit, "")
+    u = UNITS.get(claim.unit, "")
     where = f" at {col}" if col.startswith("branch") else ""
     ci = (f"95 % interval {_span(lo, hi, claim.unit, places)}" if np.isfinite(lo)
           else "one seed: no interval")
-    text = f"{fmt(m, claim.unit, places)}{u}{where} ({ci}; {_n(study, key)}): **{v}**"
+    text = f"{claim.symbol}{fmt(m, claim.unit, places)}{u}{where} ({ci}; {_n(study, key)}): **{v}**"
     return Verdict(key, claim.title, claim.section, claim.quote, study.dataset, v, m, lo, hi,
                    claim.unit, _n(study, key), text, claim.evidence, places,
                    evidence_label(key, study, own))

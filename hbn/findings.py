@@ -321,24 +321,24 @@ def selectors(study: Study) -> Finding:
     rules = [c for c in auc if c not in (S.PAPER_TAU, "oracle (bound)")]
     best = auc[rules].mean().idxmax()
     m, lo, hi = interval(auc[best] - auc[S.PAPER_TAU])
-    span = f"95% interval over seeds {_signed(lo)} to {_signed(hi)}"
+    span = f"95% interval over seeds {_points(lo)} to {_points(hi)} points"
     if np.isfinite(lo):
-        against = (f"above τ by {_signed(m)} ({span})" if lo > 0 else
-                   f"below τ by {_signed(m)} ({span})" if hi < 0 else
-                   f"not distinguishable from τ: {_signed(m)}, {span}")
+        against = (f"above τ by {_points(m)} points ({span})" if lo > 0 else
+                   f"below τ by {_points(m)} points ({span})" if hi < 0 else
+                   f"not distinguishable from τ: {_points(m)} points, {span}")
     else:
-        against = f"{_signed(m)} against τ (one seed: no interval)"
+        against = f"{_points(m)} points against τ (one seed: no interval)"
     learned = []
     for name in [c for c in rules if c.startswith("learned")]:
         d = auc[name] - auc[S.PAPER_TAU]
         lm, llo, lhi = interval(d)
-        ci = f", 95% interval {_signed(llo)} to {_signed(lhi)}" if np.isfinite(llo) else ""
-        learned.append(f"{name} {_signed(lm)}{ci}, above τ in {int((d > 0).sum())} of {len(d)} seeds")
+        ci = f", 95% interval {_points(llo)} to {_points(lhi)}" if np.isfinite(llo) else ""
+        learned.append(f"{name} {_points(lm)} points{ci}, above τ in {int((d > 0).sum())} of {len(d)} seeds")
     means = auc.mean().sort_values(ascending=False)
-    listed = "; ".join(f"{k} {v:.4f}" for k, v in means.items())
+    listed = "; ".join(f"{k} {100 * v:.2f}" for k, v in means.items())
     f = Finding(
         "selectors", "Learned granularity selectors", BEYOND,
-        f"Area under the accuracy–specificity curve, mean over branches and Gran-HBN seeds "
+        f"Area under the accuracy–specificity curve (in %), mean over branches and Gran-HBN seeds "
         f"{', '.join(map(str, auc.index))} (test set, per image; learned selectors fitted on "
         f"validation records): {listed}. The rule other than τ with the largest mean on test, "
         f"{best}, is {against}. Against τ, the learned selectors: {'; '.join(learned)}. "
@@ -352,21 +352,24 @@ def _selector_evidence(auc: pd.DataFrame, tau: str) -> pd.DataFrame:
     """Per seed, each selector's AUC (mean over branches), their mean, and each selector minus
     τ: mean and 95 % interval over seeds, formatted as the finding prints them."""
     from .seedstats import interval
-    rows = [{"": f"seed {s}", **{k: f"{v:.4f}" for k, v in r.items()}} for s, r in auc.iterrows()]
-    rows.append({"": "mean over seeds", **{k: f"{v:.4f}" for k, v in auc.mean().items()}})
+    rows = [{"": f"seed {s} (%)", **{k: f"{100 * v:.2f}" for k, v in r.items()}}
+            for s, r in auc.iterrows()]
+    rows.append({"": "mean over seeds (%)", **{k: f"{100 * v:.2f}" for k, v in auc.mean().items()}})
     diffs = {k: interval(auc[k] - auc[tau]) for k in auc if k != tau}
-    for i, what in enumerate(("minus τ: mean", "minus τ: 95 % low", "minus τ: 95 % high")):
-        rows.append({"": what, tau: "", **{k: _signed(v[i]) for k, v in diffs.items()}})
+    for i, what in enumerate(("minus τ: mean (points)", "minus τ: 95 % low (points)",
+                              "minus τ: 95 % high (points)")):
+        rows.append({"": what, tau: "", **{k: _points(v[i]) for k, v in diffs.items()}})
     return pd.DataFrame(rows)
 
 
-def _signed(x: float) -> str:
-    """A small signed difference: 4 decimals, or 2 significant digits where those would read
-    as ±0.0000 (never e-notation), with a true minus."""
+def _points(x: float) -> str:
+    """A difference of two accuracies (proportions) in points: 2 decimals, or 2 significant
+    digits where those would read as ±0.00 (never e-notation), with a true minus."""
     if not np.isfinite(x):
         return "n/a"
-    places = 4 if x == 0 or abs(x) >= 5e-5 else min(8, 1 - int(np.floor(np.log10(abs(x)))))
-    return f"{x:+.{places}f}".replace("-", "−")
+    v = 100 * x
+    places = 2 if v == 0 or abs(v) >= 1 else min(8, max(2, 1 - int(np.floor(np.log10(abs(v))))))
+    return f"{v:+.{places}f}".replace("-", "−")
 
 
 def exit_cost(flops: dict, title: str) -> Finding:

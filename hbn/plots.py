@@ -230,19 +230,20 @@ def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", batch_si
 
     Left, the paper's: the mean entropy of each consecutive batch of `batch_size` test
     images (dots), their mean (marker) and min–max range (bar). Right, ours: every image, as
-    box plots with whiskers at the min and max. One y axis for both, from 0 to above the
-    largest entropy, so no data are clipped (fine entropy can reach ln(#fine classes)).
+    box plots with whiskers at the min and max. Each panel has its own y axis, from 0 to above
+    its largest entropy, so no data are clipped (fine entropy can reach ln(#fine classes)) and
+    the batch means, a narrow band, are not squashed by the per-image range.
     `a`: hbn.records.as_arrays output.
     """
     from .entropies import entropy_units, statistic_label
     colours = {"fine": "C0", "coarse": "C1"}
     # Stacked, not side by side: the book's text column is ~780 px wide, and two panels in a row
     # would shrink the labels below the body text's small print.
-    fig, axes = plt.subplots(2, 1, figsize=(8.5, 9.5), sharey=True, layout="constrained")
+    fig, axes = plt.subplots(2, 1, figsize=(8.5, 9.5), layout="constrained")
     rng = np.random.default_rng(seed)
     exits = [int(e) for e in a["exits"]]
-    hi = 0.0
     for ax, per in zip(axes, ("batch", "image")):
+        hi = 0.0
         units = dict(zip(("fine", "coarse"), entropy_units(a, per, batch_size)))
         for k, e in enumerate(exits):
             for j, (g, u) in enumerate(units.items()):
@@ -267,8 +268,8 @@ def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", batch_si
         ax.set_xlim(min(exits) - 0.6, max(exits) + 0.6)
         ax.tick_params(axis="y", labelsize=13)
         ax.set_ylabel("entropy (nats)", fontsize=13)
-    hi = hi if hi > 0 else 1.0
-    axes[0].set_ylim(-0.03 * hi, 1.06 * hi)  # entropies lie in [0, ln C]: nothing on an edge
+        hi = hi if hi > 0 else 1.0
+        ax.set_ylim(-0.03 * hi, 1.06 * hi)  # entropies lie in [0, ln C]: nothing on an edge
     handles = [plt.Line2D([], [], marker="s", ls="", ms=10, color=colours[g], label=f"{g} head")
                for g in colours]
     fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=13)

@@ -13,7 +13,7 @@ EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2, 3, 4], "paper":
                "tiny": [1, 2]}  # extra Gran-HBN seeds, for intervals
 # Seeds trained for every model (an interval for every comparison between models).
 MODEL_SEEDS = {"tiny": [0, 1, 2],
-               "standard": [0, 1]}  # seed 2 of the baselines and AG-HBN: training (issue 19)
+               "standard": [0, 1, 2]}
 # AG-HBN's post-training ablation (one factor at a time, forked from one seed's joint phase),
 # per profile: the ablation page's parameters. `pending`: factors still training.
 ABLATIONS = {"standard": dict(

@@ -206,7 +206,7 @@ def test_operating_region_by_hand():
 @pytest.mark.parametrize("spec,start_out,end_out,text", [
     ([0.1, 0.2, 0.5, 1, 1, 1], True, False, "beyond the grid (below)–0.46"),  # δ > 0 at the first τ
     ([0, 0, 0.2, 0.5, 0.9, 0.9], False, True, "0.42–beyond the grid (above)"),  # never reaches 1
-    ([0.1, 0.2, 0.5, 0.5, 0.9, 0.9], True, True, "beyond the grid (below)–beyond the grid (above)"),
+    ([0.1, 0.2, 0.5, 0.5, 0.9, 0.9], True, True, "wider than the grid (0 < δ < 1 on all of it)"),
     ([0, 0, 0, 0, 0, 0], True, True, "beyond the grid (above)"),  # the whole region above the grid
     ([1, 1, 1, 1, 1, 1], True, True, "beyond the grid (below)"),  # ... or below it
 ])
@@ -216,6 +216,11 @@ def test_operating_region_beyond_the_grid(spec, start_out, end_out, text):
     # a limit the grid misses is NaN, never the grid's edge
     assert np.isnan(r["start"]) == start_out and np.isnan(r["end"]) == end_out
     assert np.isnan(r["size"]) == (start_out or end_out)
+
+
+def test_negative_region_limits_print_a_true_minus():
+    r = region(np.array([-0.3, -0.2, -0.1, 0.0, 0.1]), np.array([0, 0, 0.5, 1, 1.0]))
+    assert r["region"] == "−0.2–0.0" and r["start"] == pytest.approx(-0.2)
 
 
 # Authors' Fig. 3 specificity lists (DESIGN.md §5): δ = 0 before the run, the run, 1 after.

@@ -79,6 +79,10 @@ def test_summary_names_each_verdict():
     n = C.counts(vs)
     assert f"{n[C.HOLDS]} hold" in text and f"For {n[C.CANNOT_TELL]} the seeds trained cannot tell" in text
     assert all(v.shown in text for v in vs)
+    # a number whose unit does not say what it is is named
+    by = {v.key: v for v in C.assess(study(ag={s: np.full(400, 0.8) for s in (0, 1, 2)}))}
+    assert by["ag-hbn-mixes"].shown.startswith("δ = ") and by["ag-hbn-mixes"].text.startswith("δ = ")
+    assert by["region-depth"].shown.endswith(" in τ") and by["entropy-falls"].shown.endswith(" nats")
     table = C.table({"synthetic": vs, "Tiny ImageNet 100/20": "not yet trained"})
     assert list(table.columns) == ["claim", "synthetic", "Tiny ImageNet 100/20"]
     assert table["synthetic"].str.contains("{numref}`tbl-claim-").sum() == len(vs)

@@ -179,15 +179,15 @@ def test_selectors_finding_needs_validation_records_and_compares_with_tau(monkey
     f = F.selectors(Study("synthetic", "smoke", three))
     assert "seeds 0, 1, 2 (test set" in f.text and "95% interval over seeds" in f.text
     for name in S.LEARNED.values():
-        assert re.search(re.escape(name) + r" [+−]\S+, 95% interval \S+ to \S+, above τ in [0-3] of 3 seeds", f.text)
+        assert re.search(re.escape(name) + r" [+−]\S+ points, 95% interval \S+ to \S+, above τ in [0-3] of 3 seeds", f.text)
 
 
-def test_signed_differences_never_read_as_zero():
-    assert F._signed(0.00123) == "+0.0012" and F._signed(-0.00004) == "−0.000040"
-    assert F._signed(0.0) == "+0.0000" and F._signed(-1e-6) == "−0.0000010"
-    for x in (3e-7, -2.5e-5, 0.04):  # two significant digits, never zero, never e-notation
-        shown = F._signed(x)
-        assert "e" not in shown and float(shown.replace("−", "-")) == pytest.approx(x, rel=0.05)
+def test_differences_in_points_never_read_as_zero():
+    assert F._points(0.0123) == "+1.23" and F._points(0.00123) == "+0.12" and F._points(-0.00004) == "−0.0040"
+    assert F._points(0.0) == "+0.00" and F._points(-1e-6) == "−0.00010" and F._points(np.nan) == "n/a"
+    for x in (3e-7, -2.5e-5, 0.004):  # two significant digits, never zero, never e-notation
+        shown = F._points(x)
+        assert "e" not in shown and float(shown.replace("−", "-")) == pytest.approx(100 * x, rel=0.05)
 
 
 def test_numbers_have_no_e_notation_and_small_differences_two_significant_digits():

@@ -100,7 +100,12 @@ def _figures():
     sched = pd.DataFrame([{"schedule": s, "granularity": g, "exit": e, "epoch": t, "accuracy": 0.8 + t / 100}
                           for s in ("cosine, 20 epochs (standard)", "cosine, 12 epochs", "paper: constant Adam")
                           for g in ("fine", "coarse") for e in (1, 2, 3) for t in range(1, 13)])
+    ent = rng.exponential(0.05, (640, 3)) * np.where(rng.random((640, 1)) < 0.02, 40, 1)  # a heavy tail
+    a = dict(exits=np.array([1, 2, 3]), fine_true=np.zeros(640, int), coarse_true=np.zeros(640, int),
+             fine_pred=np.zeros((640, 3), int), coarse_pred=np.zeros((640, 3), int),
+             fine_pred_coarse=np.zeros((640, 3), int), fine_entropy=ent, coarse_entropy=ent / 2)
     return {"training": lambda: plots.training_curves(metrics, LONG),
+            "entropy": lambda: plots.entropies(a, LONG),
             "comparison": lambda: plots.comparison(points, curves, LONG),
             "dynamic": lambda: plots.dynamic_tradeoff(dyn, LONG),
             "routing modes": lambda: plots.routing_modes(curves, LONG),
@@ -114,6 +119,14 @@ def test_figures_are_legible_in_the_column_and_clip_no_data(name):
     fig = _figures()[name]()
     assert displayed_font_pt(fig) >= 9, f"{name}: smallest text {displayed_font_pt(fig):.1f} pt in the column"
     assert not clipped(fig), clipped(fig)
+    matplotlib.pyplot.close(fig)
+
+
+def test_entropy_panels_each_fit_their_own_data():
+    """Fig. 5's batch means, a narrow band, are not squashed by the per-image range below."""
+    fig = _figures()["entropy"]()
+    batch, image = fig.axes[:2]
+    assert batch.get_ylim()[1] < 0.5 * image.get_ylim()[1]
     matplotlib.pyplot.close(fig)
 
 
