@@ -11,7 +11,7 @@ test: venv  ## unit tests + nbval regression checks on the smoke notebooks (not 
 	-PYTHON=$(PY) scripts/get-fashion-mnist.sh  # optional: only the real-data split test needs it
 	$(PY) -m pytest --nbval-lax -p no:cacheprovider -m "not slow"
 
-test-slow: venv  ## the slow end-to-end tests: the README's book examples run as written (CI runs them too)
+test-slow: venv  ## the slow end-to-end tests: the README's book examples run as written, trainings in real processes (CI runs them too)
 	$(PY) -m pytest -p no:cacheprovider -m slow tests
 
 train-all: venv data  ## train and evaluate the five models (no book)

@@ -123,6 +123,7 @@ def test_evaluate_waits_for_no_one_and_names_the_other_process(run_copy):
     assert not (run / LOCK_FILE).exists()
 
 
+@pytest.mark.slow  # real processes, real training: `make test-slow`
 def test_kill_then_resume_gives_bit_identical_weights_and_takes_over_the_stale_lock(tmp_path, synthetic):
     # Reference: an uninterrupted run (in this process, one thread like the subprocess).
     ref = train(make_config("smoke", model="gran-hbn", epochs=3, out_dir=str(tmp_path / "ref")),

@@ -23,6 +23,7 @@ def _weights(cfg):
     return torch.load(runs.run_dir(cfg) / "model.pt", weights_only=True)["model"]
 
 
+@pytest.mark.slow  # real processes, real training: `make test-slow`
 def test_two_models_two_seeds_as_two_local_jobs_then_nothing_twice(tmp_path):
     cfgs = _study(tmp_path, [(m, s) for s in (0, 1) for m in ("alexnet", "gran-hbn")])
     lines = []
@@ -37,6 +38,7 @@ def test_two_models_two_seeds_as_two_local_jobs_then_nothing_twice(tmp_path):
     assert lines[-1] == "nothing to train: every run is finished or running"
 
 
+@pytest.mark.slow  # real processes, real training: `make test-slow`
 def test_a_killed_job_is_resubmitted_alone_and_ends_bit_identical(tmp_path):
     [cfg, other] = _study(tmp_path / "killed", [("gran-hbn", 0), ("alexnet", 0)])
     torch.set_num_threads(1)
