@@ -348,6 +348,42 @@ def selectors(study: Study) -> Finding:
     return f
 
 
+def calibrated_targets(held: pd.DataFrame, confidence: float) -> Finding:
+    """Does an accuracy target certified on calibration records hold on held-out test images?
+    `held`: hbn.targets.held_counts of the operating-point page's choices (tbl-op-held)."""
+    title = "Accuracy targets certified off-test"
+    if not len(held):
+        return Finding("calibrated-targets", title, BEYOND, "Not computed: no Gran-HBN run to calibrate on.")
+
+    def said(src):
+        h = held[held["calibrated on"] == src]
+        cert, ok = int(h.certified.sum()), int(h.held.sum())
+        per = ", ".join(f"{int(r.held)} of {int(r.certified)} at {100 * r.target:.2f} %"
+                        for r in h.itertuples())
+        worst = h["worst margin (points)"].min()
+        tail = (f"; worst margin {worst:+.2f} points".replace("-", "−")  # as the table prints it
+                if np.isfinite(worst) else "")
+        return cert, ok, f"the target held in {ok} of the {cert} certified choices ({per}{tail})"
+
+    parts = {src: said(src) for src in held["calibrated on"].unique()}
+    text = [f"A point is certified when its {confidence:.0%} lower confidence bound on the "
+            f"calibration records reaches the target; each is checked on a held-out half of the "
+            f"test set."]
+    if "validation" in parts:
+        text.append(f"Calibrated on the validation split (cut from the training file), "
+                    f"{parts['validation'][2]}.")
+    if "test half" in parts:
+        text.append(f"Calibrated on a random half of the test set, {parts['test half'][2]}.")
+    if "validation" in parts and "test half" in parts:
+        (vc, vo, _), (tc, to, _) = parts["validation"], parts["test half"]
+        if vc and tc and vo / vc < to / tc:
+            text.append("The guarantee assumes calibration images drawn like the test images; "
+                        "shortfalls like these say this validation split is not, so a target "
+                        "chosen on it is no guarantee on this test set.")
+    text.append("See {numref}`tbl-op-held`.")
+    return Finding("calibrated-targets", title, BEYOND, " ".join(text))
+
+
 def _selector_evidence(auc: pd.DataFrame, tau: str) -> pd.DataFrame:
     """Per seed, each selector's AUC (mean over branches), their mean, and each selector minus
     τ: mean and 95 % interval over seeds, formatted as the finding prints them."""

@@ -163,3 +163,55 @@ def split(a: dict, share: float = 0.5, seed: int = 0) -> tuple[dict, dict]:
     parts = np.sort(order[:cut]), np.sort(order[cut:])
     take = lambda idx: {k: (v[idx] if k != "exits" else v) for k, v in a.items()}  # noqa: E731
     return take(parts[0]), take(parts[1])
+
+
+SOURCES = ("validation", "test half")  # where an operating point can be calibrated
+
+
+def calibrations(study, seeds, val: dict, sources=SOURCES) -> dict:
+    """{(seed, source): (calibration records, held-out half)} for each Gran-HBN seed: calibrated
+    on its validation records `val[seed]` (seeds without them are left out) or on a random half
+    of its test records; both are checked on the other half of the test set (the same half)."""
+    if not isinstance(sources, (list, tuple)) or not sources or set(sources) - set(SOURCES):
+        raise ValueError(f"calibrate_on: {sources!r}; give a non-empty list of {' and/or '.join(SOURCES)}")
+    out = {}
+    for s in seeds:
+        half, held_out = split(study.run("gran-hbn", s).arrays, 0.5, seed=s)
+        for src, cal in (("validation", val.get(s)), ("test half", half)):
+            if src in sources and cal is not None:
+                out[(s, src)] = (cal, held_out)
+    return out
+
+
+def target_choices(cals: dict, targets, confidence: float, flops) -> pd.DataFrame:
+    """Every accuracy-target choice of the operating-point page: per calibration (`calibrations`)
+    and target, the forced exit at each branch answering fine as often as the guarantee allows,
+    and dynamic early exits with the fewest mean FLOPs, each checked on the held-out half."""
+    rows = []
+    for (s, src), (cal, held_out) in cals.items():
+        grids = {f"branch {b + 1} forced, most fine": (b, tau_table(cal, branch=b, flops=flops))
+                 for b in range(len(held_out["exits"]))}
+        grids["dynamic, fewest FLOPs"] = (None, tau_table(cal, flops=flops))
+        for target in targets:
+            for name, (b, grid) in grids.items():
+                c = choose_for_target(grid, target, confidence, "flops" if b is None else "specificity")
+                t = on_records(held_out, c, branch=b, flops=flops)
+                rows.append({"seed": s, "calibrated on": src, "target": target, "routing": name,
+                             "certified": c["certified"], "Th": c["Th"], "τ": c["tau"],
+                             "cal. lower bound": c["lower_bound"], "cal. δ": c["cal_specificity"],
+                             "accuracy": t["accuracy"], "margin": 100 * (t["accuracy"] - target),
+                             "δ": t["specificity"], "MFLOPs": t["mean_flops"] / 1e6,
+                             "held": bool(t["accuracy"] >= target) if c["certified"] else None})
+    return pd.DataFrame(rows)
+
+
+def held_counts(chosen: pd.DataFrame) -> pd.DataFrame:
+    """Per calibration source and target: choices, certified ones, how many of those held on
+    the held-out half, and the worst margin (points)."""
+    cert = chosen[chosen.certified]
+    by = ["calibrated on", "target"]
+    held = pd.DataFrame({"choices": chosen.groupby(by).size(),
+                         "certified": chosen.groupby(by).certified.sum(),
+                         "held": cert.groupby(by).held.sum()}).fillna(0).astype(int)
+    held["worst margin (points)"] = cert.groupby(by).margin.min()
+    return held.reset_index()

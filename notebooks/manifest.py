@@ -101,6 +101,7 @@ def entries(profile: str, dataset: str, out_dir: str, data_dir: str, models=None
         ("methods.md", "methods.ipynb", analysis),
         ("findings.md", "findings.ipynb",
          dict(analysis, model_seeds=MODEL_SEEDS.get(profile, [0]),
+              targets=targets(dataset, profile), confidence=OPERATING["confidence"],
               claims_also=CLAIMS_ALSO.get(profile, {}),
               **({"ablation": {k: ABLATIONS[profile][k] for k in ("variants", "target_delta",
                                                                   "model_seeds")}}

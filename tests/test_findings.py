@@ -215,3 +215,19 @@ def test_the_ablation_finding_names_what_moves_delta():
     assert "lr 1e-5, δ = 99.00 %" in cut_moves.text and "(cut 0.850 instead of 0.500)" in cut_moves.text
     assert "as much as the cut" in ag_hbn_attributed(rows(0.70), seed=1).text
     assert "tbl-ablation" in cut_moves.text and cut_moves.verdict == "beyond the paper"
+
+
+def test_calibrated_targets_counts_what_held_per_source_and_says_when_validation_fails():
+    held = pd.DataFrame({"calibrated on": ["test half", "test half", "validation", "validation"],
+                         "target": [0.92, 0.95, 0.92, 0.95], "choices": [20] * 4,
+                         "certified": [20, 9, 20, 20], "held": [20, 9, 17, 5],
+                         "worst margin (points)": [0.42, 0.34, -0.18, -0.58]})
+    f = F.calibrated_targets(held, 0.95)
+    assert f.verdict == F.BEYOND and "{numref}`tbl-op-held`" in f.text
+    assert "validation split (cut from the training file), the target held in 22 of the 40" in f.text
+    assert "17 of 20 at 92.00 %" in f.text and "worst margin −0.58 points" in f.text
+    assert "test half of" not in f.text and "held in 29 of the 29 certified" in f.text
+    assert "no guarantee on this test set" in f.text
+    ok = held.assign(held=held.certified)  # validation holds as well as the test half: no warning
+    assert "no guarantee" not in F.calibrated_targets(ok, 0.95).text
+    assert "Not computed" in F.calibrated_targets(held.iloc[:0], 0.95).text

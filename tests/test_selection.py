@@ -299,3 +299,22 @@ def test_evaluate_writes_validation_records(tmp_path, synthetic):
     assert (val.groupby("image").fine_true.first().to_numpy() == synthetic.val.fine.numpy()).all()
     ints = ["image", "exit", "fine_true", "fine_pred", "coarse_pred"]
     assert records.load_records(run)[ints].equals(test[ints])  # the default split is unchanged
+
+
+def test_calibrations_pair_each_source_with_the_same_held_out_half_and_reject_unknown_sources():
+    from hbn.study import Run, Study
+    from hbn.config import make_config
+    a = random_a(seed=5)
+    st = Study("synthetic", "smoke", {("gran-hbn", 0): Run(make_config("smoke", model="gran-hbn"), None, None, a)})
+    val = {0: {k: (v[:100] if k != "exits" else v) for k, v in a.items()}}
+    cals = T.calibrations(st, [0], val)
+    assert set(cals) == {(0, "validation"), (0, "test half")}
+    assert cals[(0, "validation")][1] is cals[(0, "test half")][1]  # one held-out half for both
+    assert cals[(0, "validation")][0] is val[0] and set(T.calibrations(st, [0], {})) == {(0, "test half")}
+    with pytest.raises(ValueError, match="calibrate_on"):
+        T.calibrations(st, [0], val, ["train"])
+    chosen = T.target_choices(cals, [0.5], 0.95, None)
+    assert len(chosen) == 2 * (len(a["exits"]) + 1)  # per source: each branch forced, and dynamic
+    counts = T.held_counts(chosen)
+    assert list(counts.columns) == ["calibrated on", "target", "choices", "certified", "held",
+                                    "worst margin (points)"]
