@@ -143,7 +143,7 @@ def test_the_report_then_findings_follow_the_first_page(html, pages):
     assert [p.stem for p in order[1:3]] == ["report", "findings"], f"pages 2-3: {order[1:3]}"
     findings = pages[order[2]]
     items = [li for li in _article(findings).find_all("li") if "the paper" in li.get_text()]
-    assert 5 <= len(items) <= 10, f"{len(items)} findings"
+    assert 5 <= len(items) <= 12, f"{len(items)} findings"  # as the findings page asserts
 
 
 def test_no_placeholder_links(pages):
