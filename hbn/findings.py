@@ -299,17 +299,12 @@ def selectors(study: Study) -> Finding:
     """Does a granularity selector fitted on validation records beat the paper's τ rule, over
     the Gran-HBN seeds that have validation records?"""
     from . import selection as S
-    from .records import as_arrays, load_records
     from .seedstats import interval
-    per_seed, missing = {}, []
-    for seed in study.seeds("gran-hbn"):
-        run = study.run("gran-hbn", seed)
-        try:
-            val = as_arrays(load_records(run.path, split="val"))
-        except FileNotFoundError:
-            missing.append(str(run.path))
-            continue
-        a = run.arrays
+    vals, missing = study.validation("gran-hbn")
+    missing = [str(p) for p in missing]
+    per_seed = {}
+    for seed, val in vals.items():
+        a = study.run("gran-hbn", seed).arrays
         curves = pd.concat([S.selector_curves(a, b, [S.fit_learned(val, b, t) for t in S.LEARNED])
                             for b in range(len(a["exits"]))], ignore_index=True)
         per_seed[seed] = S.curve_summary(curves).groupby("selector")["auc"].mean()

@@ -123,6 +123,22 @@ class Study:
     def seeds(self, model: str) -> list[int]:
         return sorted(s for m, s in self.runs if m == model)
 
+    def validation(self, model: str = "gran-hbn") -> tuple[dict, list[Path]]:
+        """({seed: validation-records arrays}, [run folders without them]) over the seeds of
+        `model`; read once per study. A corrupt file (RecordsError) stops the caller, naming the
+        fix; a missing one is listed (`python -m hbn evaluate <run dir>` writes it)."""
+        cache = self.__dict__.setdefault("_validation", {})
+        if model not in cache:
+            val, missing = {}, []
+            for seed in self.seeds(model):
+                run = self.run(model, seed)
+                try:
+                    val[seed] = as_arrays(load_records(run.path, split="val"))
+                except FileNotFoundError:
+                    missing.append(run.path)
+            cache[model] = (val, missing)
+        return cache[model]
+
 
 def wanted_runs(models, seeds=(0,), model_seeds=(0,)) -> list[tuple[str, int]]:
     """The (model, seed) runs of a study: every model at each of `model_seeds`, Gran-HBN also

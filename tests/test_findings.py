@@ -162,11 +162,11 @@ def test_table_is_a_numbered_myst_table_without_index():
 def test_selectors_finding_needs_validation_records_and_compares_with_tau(monkeypatch):
     f = F.selectors(study())  # run folder "g" holds no validation records
     assert f.verdict == F.BEYOND and "Not computed" in f.text and "python -m hbn evaluate <run dir>" in f.text
-    import hbn.records
+    import hbn.study
     a = arrays(n=600, seed=3)
     a.update(fine_maxprob=np.exp(-a["fine_entropy"]), coarse_maxprob=np.exp(-a["coarse_entropy"]))
-    monkeypatch.setattr(hbn.records, "load_records", lambda path, split="test": None)
-    monkeypatch.setattr(hbn.records, "as_arrays", lambda df: a)
+    monkeypatch.setattr(hbn.study, "load_records", lambda path, split="test": None)
+    monkeypatch.setattr(hbn.study, "as_arrays", lambda df: a)
     f = F.selectors(study(gran=a))
     for name in (S.PAPER_TAU, "oracle (bound)", *S.LEARNED.values()):
         assert name in f.text

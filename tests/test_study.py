@@ -70,3 +70,25 @@ def test_authors_values_read_off_figures_keep_their_approximation_sign():
     assert shown.loc["specificity 1 (all fine)", "branch 3"] == "≈51.7"
     assert shown.loc["specificity ≈ 0.75", "branch 1"] == "54.87"
     assert authors_forced_shown().set_index("model").loc["B-AlexNet", "branch 2"] == "53.03"
+
+
+def test_validation_records_are_read_once_per_study_and_missing_ones_listed(monkeypatch, tmp_path):
+    import hbn.study
+    from hbn.study import Run, Study
+    reads = []
+
+    def load(path, split="test"):
+        reads.append((path, split))
+        if path.name == "gone":
+            raise FileNotFoundError(path)
+        return path.name
+
+    monkeypatch.setattr(hbn.study, "load_records", load)
+    monkeypatch.setattr(hbn.study, "as_arrays", lambda df: {"from": df})
+    st = Study("synthetic", "smoke", {("gran-hbn", s): Run(make_config("smoke", model="gran-hbn", seed=s),
+                                                           tmp_path / name, None, None)
+                                      for s, name in ((0, "here"), (1, "gone"))})
+    val, missing = st.validation("gran-hbn")
+    assert val == {0: {"from": "here"}} and missing == [tmp_path / "gone"]
+    assert st.validation("gran-hbn") == (val, missing) and len(reads) == 2  # read once
+    assert all(split == "val" for _, split in reads)
