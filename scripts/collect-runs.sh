@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Copy finished runs trained outside the work tree (e.g. `--out-dir /work/hbn-runs`, so that a
+# Copy finished runs trained outside the work tree (e.g. `--out-dir ~/hbn-runs`, so that a
 # later session can resume them) into runs/, without weights, checkpoints or locks: config,
 # meta, metrics, exit records (test + validation), records.json and the training figure. An
 # unfinished run brings its log so far (its page says it is unfinished; resume it where it lives).
-#   scripts/collect-runs.sh /work/hbn-runs [dataset/profile-folder | dataset/profile-folder/run ...]
+#   scripts/collect-runs.sh ~/hbn-runs [dataset/profile-folder | dataset/profile-folder/run ...]
 set -euo pipefail
 src=${1:?usage: scripts/collect-runs.sh RUNS_ROOT [DATASET/PROFILE ...]}; shift
 cd "$(dirname "$0")/.."
