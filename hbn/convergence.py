@@ -1,6 +1,7 @@
-"""How the `standard` profile's schedule was chosen: validation curves of schedules of several
-lengths (and of the paper's constant-lr Adam), and the fewest epochs whose final validation fine
-accuracy is within a tolerance of the longest schedule's (DESIGN.md §7). Reads run logs only.
+"""How a profile's schedule was chosen: validation curves of schedules of several lengths (and
+of the paper's constant-lr Adam), and the fewest epochs whose final validation fine accuracy is
+within a tolerance of the longest schedule's (DESIGN.md §7), unless a time budget caps the
+length (the `tiny` profile). Reads run logs only.
 """
 from __future__ import annotations
 
@@ -45,10 +46,14 @@ def finals(df: pd.DataFrame) -> pd.DataFrame:
     return wide
 
 
-def fewest_epochs(df: pd.DataFrame, candidates: list[str], tolerance: float = 0.005) -> dict:
+def fewest_epochs(df: pd.DataFrame, candidates: list[str], tolerance: float = 0.005,
+                  max_epochs: int = 0) -> dict:
     """Among complete `candidates` (labels of schedules that differ only in length), the
     shortest whose final validation fine accuracy at every exit is within `tolerance` of the
-    longest complete one's. Returns the choice and the gaps (longest − candidate) per exit."""
+    longest complete one's. `max_epochs` > 0 is a time budget: when that choice is longer, the
+    longest candidate within the budget is chosen instead (`capped`), and `validation_choice`
+    keeps what validation alone chose. Returns the choice and the gaps (longest − candidate)
+    per exit."""
     f = finals(df).set_index("schedule").loc[candidates]
     f = f[f["complete"]].sort_values("epochs")
     if len(f) < 2:
@@ -56,9 +61,17 @@ def fewest_epochs(df: pd.DataFrame, candidates: list[str], tolerance: float = 0.
     fine = [c for c in f.columns if c.startswith("fine exit")]
     longest = f.iloc[-1]
     gaps = {label: {c: float(longest[c] - row[c]) for c in fine} for label, row in f.iterrows()}
-    chosen = next(label for label, g in gaps.items() if max(g.values()) <= tolerance)
+    by_validation = next(label for label, g in gaps.items() if max(g.values()) <= tolerance)
+    chosen = by_validation
+    if max_epochs and f.loc[by_validation, "epochs"] > max_epochs:
+        fits = f[f["epochs"] <= max_epochs]
+        if fits.empty:
+            raise ValueError(f"no complete candidate fits the budget of {max_epochs} epochs: "
+                             f"{dict(f['epochs'])}")
+        chosen = fits.index[-1]
     return {"chosen": chosen, "epochs": int(f.loc[chosen, "epochs"]), "longest": f.index[-1],
-            "tolerance": tolerance, "gaps": gaps}
+            "tolerance": tolerance, "gaps": gaps, "validation_choice": by_validation,
+            "capped": chosen != by_validation, "max_epochs": max_epochs}
 
 
 def plot(df: pd.DataFrame, caption: str, save_to=None, name: str = "schedule-choice"):

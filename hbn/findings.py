@@ -174,7 +174,7 @@ def semantic_exit(study: Study) -> Finding:
                    if lo > 0.5 else
                    "it ranks images worse than chance" if hi < 0.5 else
                    "it ranks images no better than chance: it has learned the majority answer only")
-        ranks = (f" Against the eq. (8) target on test, which says fine for {target.mean():.2f} of the "
+        ranks = (f" Against the eq. (8) target on test, which says fine for {100 * target.mean():.1f} % of the "
                  f"images, its P(fine) has ROC AUC {auc:.3f} (95% interval {lo:.3f}–{hi:.3f}; 0.5: no "
                  f"better than always giving the majority answer): {learned}.")
     else:
@@ -182,8 +182,8 @@ def semantic_exit(study: Study) -> Finding:
     near = abs(delta - AUTHORS_AG_HBN_SPECIFICITY) <= 0.1
     return Finding(
         "semantic-exit", "AG-HBN's semantic exit", AS_PAPER if near else UNLIKE_PAPER,
-        f"The semantic exit answers fine for a share δ = {delta:.2f} of the test images: "
-        f"{collapsed}. The authors' AG-HBN runs at δ ≈ {AUTHORS_AG_HBN_SPECIFICITY:.2f}.{ranks} "
+        f"The semantic exit answers fine for δ = {100 * delta:.1f} % of the test images: "
+        f"{collapsed}. The authors' AG-HBN runs at δ ≈ {100 * AUTHORS_AG_HBN_SPECIFICITY:.0f} %.{ranks} "
         f"See {{numref}}`fig-comparison`.")
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from . import runs
 from .config import RunConfig, make_config
 from .lock import LOCK_FILE, parse_holder
+from .paths import ROOT
 
 
 def expected(profile: str, dataset: str, pairs, out_dir: str, **overrides) -> list[RunConfig]:
@@ -40,7 +42,8 @@ def _alive(pid: int) -> bool:
 
 def state(cfg: RunConfig) -> dict:
     """{"state", "detail", "command"}: finished, running (PID, epoch N of M, images/s),
-    interrupted at epoch N, failed (the job's last error line) or missing."""
+    interrupted at epoch N, failed (the job's last error line), committed (finished in the
+    repository's runs/ though not in `cfg.out_dir`) or missing."""
     from .reuse import finished
     run = runs.run_dir(cfg)
     command = runs.train_command(cfg)
@@ -67,7 +70,22 @@ def state(cfg: RunConfig) -> dict:
     if (run / "checkpoint.pt").exists():
         return {"state": "interrupted", "detail": f"at epoch {epoch} of {cfg.epochs}",
                 "command": command}
+    home = committed(cfg)
+    if home is not None:
+        return {"state": "committed", "detail": f"finished in {home.relative_to(ROOT)}, none here",
+                "command": ""}
     return {"state": "missing", "detail": "", "command": runs.train_command(cfg, resume=False)}
+
+
+def committed(cfg: RunConfig) -> Path | None:
+    """The repository's own finished copy of `cfg`'s run (in runs/), when `cfg` trains in another
+    out-dir: a study trained outside the work tree comes back run by run, so the runs already
+    committed are done, not missing (`hbn train` with that out-dir still reproduces one)."""
+    from .reuse import finished
+    home = replace(cfg, out_dir=str(ROOT / "runs"))
+    if Path(cfg.out_dir).resolve() == Path(home.out_dir).resolve() or not finished(home):
+        return None
+    return runs.run_dir(home)
 
 
 def status_table(cfgs) -> str:
@@ -135,19 +153,19 @@ def executor(launcher: str, folder: Path, threads: int, slurm: dict | None = Non
 
 def train_all(cfgs, launcher: str = "local", jobs: int = 1, threads: int | None = None,
               slurm: dict | None = None, poll_s: float = 10.0, log=print) -> int:
-    """Submit one job per run that is neither finished nor running; locally at most `jobs` at
+    """Submit one job per run that is neither finished, committed nor running; locally at most `jobs` at
     once (waits for them all), on Slurm all at once (returns once submitted). Returns the
     number of failed local jobs."""
     threads = threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
     todo = []
     for cfg in cfgs:
         st = state(cfg)
-        if st["state"] in ("finished", "running"):
+        if st["state"] in ("finished", "running", "committed"):
             log(f"{cfg.model} seed {cfg.seed}: {st['state']} ({st['detail']}); not submitted")
         else:
             todo.append(cfg)
     if not todo:
-        log("nothing to train: every run is finished or running")
+        log("nothing to train: every run is finished, committed or running")
         return 0
     folder = jobs_dir(todo[0])
     folder.mkdir(parents=True, exist_ok=True)

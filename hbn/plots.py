@@ -226,10 +226,10 @@ def comparison(points: pd.DataFrame, curves: pd.DataFrame, caption: str, save_to
 
 def entropies(a: dict, caption: str, save_to=None, name="fig5-entropy", batch_size: int = 64,
               seed: int = 0):
-    """Fig. 5 under both statistics, side by side, fine and coarse per branch (nats).
+    """Fig. 5 under both statistics, one panel above the other, fine and coarse per branch (nats).
 
-    Left, the paper's: the mean entropy of each consecutive batch of `batch_size` test
-    images (dots), their mean (marker) and min–max range (bar). Right, ours: every image, as
+    Top, the paper's: the mean entropy of each consecutive batch of `batch_size` test
+    images (dots), their mean (marker) and min–max range (bar). Bottom, ours: every image, as
     box plots with whiskers at the min and max. Each panel has its own y axis, from 0 to above
     its largest entropy, so no data are clipped (fine entropy can reach ln(#fine classes)) and
     the batch means, a narrow band, are not squashed by the per-image range.

@@ -31,6 +31,14 @@ def test_the_shortest_schedule_within_the_tolerance_is_chosen(tmp_path):
     assert choice["chosen"] == "12" and choice["epochs"] == 12
     assert choice["gaps"]["8"]["fine exit 1"] == pytest.approx(0.025)
     assert convergence.fewest_epochs(df, ["8", "12", "20"], tolerance=0.001)["chosen"] == "20"
+    assert not choice["capped"] and choice["validation_choice"] == "12"
+    # a time budget of 10 epochs caps the choice below what validation would take, and says so
+    capped = convergence.fewest_epochs(df, ["8", "12", "20"], tolerance=0.005, max_epochs=10)
+    assert (capped["chosen"], capped["epochs"], capped["capped"]) == ("8", 8, True)
+    assert capped["validation_choice"] == "12" and capped["gaps"] == choice["gaps"]
+    assert not convergence.fewest_epochs(df, ["8", "12", "20"], max_epochs=12)["capped"]
+    with pytest.raises(ValueError, match="fits the budget of 5 epochs"):
+        convergence.fewest_epochs(df, ["8", "12", "20"], max_epochs=5)
 
 
 def test_an_unfinished_schedule_is_not_a_candidate(tmp_path):

@@ -39,7 +39,7 @@ def study(gran=None, sem=None, post=None):
 def test_semantic_exit_collapse_and_ranking():
     n = 400
     f = F.semantic_exit(study(sem=np.full(n, 0.9)))
-    assert f.verdict == F.UNLIKE_PAPER and "δ = 1.00" in f.text and "answers fine for every image" in f.text
+    assert f.verdict == F.UNLIKE_PAPER and "δ = 100.0 %" in f.text and "answers fine for every image" in f.text
     assert "ROC AUC 0.500" in f.text and "no better than chance" in f.text
     # every image still answers fine at 0.5, but P(fine) is higher exactly where eq. (8) says fine
     target = S.semantic_target(arrays(), make_config("smoke", model="ag-hbn").sem_fine_weight)
@@ -47,14 +47,14 @@ def test_semantic_exit_collapse_and_ranking():
     f = F.semantic_exit(study(sem=np.where(target, 0.95, 0.6)))
     assert "ROC AUC 1.000" in f.text and "better than chance" in f.text
     assert "which eq. (12)'s cut at 0.5 does not use" in f.text
-    assert f"says fine for {target.mean():.2f}" in f.text
+    assert f"says fine for {100 * target.mean():.1f} %" in f.text
     f = F.semantic_exit(study(sem=np.where(target, 0.6, 0.95)))  # ranks the wrong way round
     assert "ROC AUC 0.000" in f.text and "worse than chance" in f.text
     one_coarse = np.where(np.arange(n) == 0, 0.2, 0.9)
     assert "answers coarse for only 0.2% of them" in F.semantic_exit(study(sem=one_coarse)).text
     mixed = np.where(np.arange(n) < 300, 0.8, 0.2)  # 3 in 4 answer fine: the authors' point
     f = F.semantic_exit(study(sem=mixed))
-    assert f.verdict == F.AS_PAPER and "δ = 0.75" in f.text and "mixes" in f.text
+    assert f.verdict == F.AS_PAPER and "δ = 75.0 %" in f.text and "mixes" in f.text
 
 
 def seeds_study(per_seed):

@@ -11,6 +11,7 @@ from hbn import launch, runs
 from hbn.cli import main
 from hbn.config import make_config
 from hbn.train import train
+from hbn.paths import ROOT
 
 EPOCHS = 2
 
@@ -35,7 +36,7 @@ def test_two_models_two_seeds_as_two_local_jobs_then_nothing_twice(tmp_path):
     assert runs.read_json(outcome, "")["state"] == "finished"
     lines.clear()  # submitted again: every run is finished, so no job starts
     assert launch.train_all(cfgs, "local", jobs=2, threads=1, poll_s=0.2, log=lines.append) == 0
-    assert lines[-1] == "nothing to train: every run is finished or running"
+    assert lines[-1] == "nothing to train: every run is finished, committed or running"
 
 
 @pytest.mark.slow  # real processes, real training: `make test-slow`
@@ -86,9 +87,9 @@ def test_status_says_missing_and_failed_with_the_command_and_the_error(tmp_path,
     st = launch.state(cfg)
     assert st["state"] == "failed" and "CIFAR-100 is not available" in st["detail"]
     assert main(["status", "--profile", "smoke", "--dataset", "synthetic", "--out-dir",
-                 str(tmp_path), "--models", "alexnet", "--seeds", "0", "3"]) == 0
-    rows = [ln.split() for ln in capsys.readouterr().out.splitlines()[1:]]
-    assert [(r[0], r[1], r[2]) for r in rows] == [("alexnet", "0", "missing"), ("alexnet", "3", "missing")]
+                 str(tmp_path), "--models", "alexnet", "--seeds", "6", "3"]) == 0
+    rows = [ln.split() for ln in capsys.readouterr().out.splitlines()[1:]]  # (seeds no test trains)
+    assert [(r[0], r[1], r[2]) for r in rows] == [("alexnet", "6", "missing"), ("alexnet", "3", "missing")]
     assert "python -m hbn train --model alexnet" in " ".join(rows[1]) and "--seed 3" in " ".join(rows[1])
 
 
@@ -104,3 +105,20 @@ def test_the_slurm_executor_gets_the_cluster_options(tmp_path):
         launch.executor("slurm", tmp_path / "%j", 8, {})  # no srun here
     with pytest.raises(ValueError, match="unknown launcher"):
         launch.executor("pbs", tmp_path, 1)
+
+
+def test_a_run_committed_in_runs_is_not_missing_from_another_out_dir(tmp_path, capsys):
+    # the committed Tiny ImageNet Gran-HBN seed 0 (records only, no weights), seen from an
+    # out-dir outside the work tree where the rest of its study trains
+    [cfg] = launch.expected("tiny", "tiny-imagenet-100", [("gran-hbn", 0)], str(tmp_path))
+    st = launch.state(cfg)
+    assert st == {"state": "committed", "command": "",
+                  "detail": "finished in runs/tiny-imagenet-100/tiny/gran-hbn-s0, none here"}
+    lines = []
+    assert launch.train_all([cfg], "local", jobs=1, threads=1, poll_s=0.2, log=lines.append) == 0
+    assert "gran-hbn seed 0: committed" in lines[0] and "nothing to train" in lines[-1]
+    assert not (tmp_path / "tiny-imagenet-100").exists()  # nothing was started
+    [home] = launch.expected("tiny", "tiny-imagenet-100", [("gran-hbn", 0)], str(ROOT / "runs"))
+    assert launch.state(home)["state"] == "finished"  # in runs/ itself it is simply finished
+    other = launch.expected("tiny", "tiny-imagenet-100", [("gran-hbn", 7)], str(tmp_path))[0]
+    assert launch.state(other)["state"] == "missing"  # a seed never trained anywhere

@@ -59,8 +59,26 @@ def study(tmp_path):
 
 
 MACHINE = {"cpu": "a CPU", "cores": 2, "threads": 2, "gpu": "none"}
-CHOICE = {"chosen": "short", "epochs": 2, "longest": "long", "tolerance": 0.005, "gaps": {}}
+CHOICE = {"chosen": "short", "epochs": 2, "longest": "long", "tolerance": 0.005,
+          "gaps": {"short": {"fine exit 1": 0.001}, "long": {"fine exit 1": 0.0}},
+          "validation_choice": "short", "capped": False, "max_epochs": 0}
 SCHEDULES = {"long": {}, "short": {"epochs": 2}}
+
+
+def test_a_length_capped_by_time_is_partly_met_and_says_what_validation_chose(study):
+    f = R.facts(study, 0.25)
+    item = "How hyperparameters were chosen, and the criterion"
+    plain = R.checklist(study, f, CHOICE, SCHEDULES, MACHINE).set_index("item").loc[item]
+    assert plain["status"] == R.MET and "Chosen: *short*, 2 epochs" in plain["answer"]
+    capped = dict(CHOICE, gaps={"short": {"fine exit 1": 0.0228}, "long": {"fine exit 1": 0.0}},
+                  validation_choice="long", capped=True, max_epochs=2)
+    row = R.checklist(study, f, capped, SCHEDULES, MACHINE).set_index("item").loc[item]
+    assert row["status"] == R.PARTLY
+    assert "capped by the time a run may take at 2 epochs" in row["answer"]
+    assert "Validation alone chose *long*; trained: *short*, 2 epochs, up to 2.28 points" in row["answer"]
+    text = " ".join(R.summary(study, [], f, "", 512, capped=True).values())
+    assert "more epochs would still improve every run" in text
+    assert "more epochs would" not in " ".join(R.summary(study, [], f, "", 512).values())
 
 
 def test_every_checklist_item_has_an_answer_a_status_and_a_link(study):
