@@ -48,17 +48,22 @@ def exit_weights(cfg: RunConfig, model) -> list[float]:
 
 @torch.no_grad()
 def validate(model, split, ds: Dataset, batch_size: int,
-             sem_fine_weight: float | None = None) -> dict[str, float]:
+             sem_fine_weight: float | None = None, autocast: bool = False,
+             device_type: str = "cpu") -> dict[str, float]:
     """Accuracy of every exit at every granularity it has (no augmentation).
 
     With `sem_fine_weight` (AG-HBN post-training), the same pass also reports the semantic
     exit: how often it says fine, how often the eq. (8) target says fine, and how often the
-    two agree (its accuracy against its own target).
+    two agree (its accuracy against its own target). `autocast`: in bf16, as the fast path
+    trains (the per-epoch curves only: a run's test and validation records stay fp32). On a CPU
+    with AMX the fp32 pass took about as long as the training epoch's remaining work
+    (benchmarks/validation_precision.py).
     """
     model.eval()
     right: dict[str, float] = {}
     for x, fine, coarse in batches(split, batch_size, ds.mean, ds.std):
-        outs = model(x)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast):
+            outs = model(x)
         for stage, out in zip(model.exit_stages, outs):
             for g, y in (("fine", fine), ("coarse", coarse)):
                 if g in out:
@@ -71,6 +76,16 @@ def validate(model, split, ds: Dataset, batch_size: int,
                            ("sem_agreement", (said == want).sum())):
                 right[key] = right.get(key, 0.0) + v.item()
     return {k: v / len(split) for k, v in right.items()}
+
+
+def _autocast(cfg: RunConfig, device) -> bool:
+    """Whether the run trains (and validates each epoch) under bf16 autocast: the fast path."""
+    return cfg.fast and (device.type == "cuda" or cpu_has_bf16())
+
+
+def _validation_precision(cfg: RunConfig, device) -> str:
+    """How the per-epoch validation curves were computed (runs before 2026-12-04: fp32)."""
+    return "bf16 autocast" if _autocast(cfg, device) else "fp32"
 
 
 def _epoch_generator(cfg: RunConfig, epoch: int, device) -> torch.Generator:
@@ -137,6 +152,7 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
     runs.write_json(out / "config.json", cfg.to_dict())
     if start == 0:  # a resumed run keeps the record of where it started; resumes are logged
         runs.write_json(out / "meta.json", {**runs.environment(), "precision": precision(cfg, device),
+                                            "validation_precision": _validation_precision(cfg, device),
                                             "dataset_title": ds.title,
                                             "optimizer": f"torch.optim.Adam ({ADAM_IMPL})",
                                             "shortened": cfg.shortened, "train_images": _n_train(cfg, ds)})
@@ -157,7 +173,7 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
     if cfg.train_subset:
         train_split = ds.train.take(torch.arange(min(cfg.train_subset, len(ds.train)), device=device))
     use_graphs = cfg.fast and device.type == "cuda"
-    autocast = cfg.fast and (device.type == "cuda" or cpu_has_bf16())
+    autocast = _autocast(cfg, device)
     # channels_last measured ~7 % faster with bf16 on the 2-core CPU (benchmarks/train_throughput.py)
     channels_last = autocast and device.type == "cpu"
     if channels_last:
@@ -196,7 +212,8 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
         row = {"epoch": epoch + 1, "phase": "post" if post else "joint",
                "train_loss": loss, "train_s": round(train_time, 2),
                "img_per_s": round(seen / train_time, 1)}
-        val = validate(model, ds.val, ds, cfg.eval_batch_size, cfg.sem_fine_weight if post else None)
+        val = validate(model, ds.val, ds, cfg.eval_batch_size, cfg.sem_fine_weight if post else None,
+                       autocast, device.type)
         row.update({f"val_{k}": round(v, 4) for k, v in val.items()})
         runs.append_line(out / "metrics.jsonl", json.dumps(row))
         runs.save_atomic({"epoch": epoch + 1, "post": post, "config": cfg.to_dict(),

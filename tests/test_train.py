@@ -53,7 +53,8 @@ def test_run_directory_contents_and_evaluation(tmp_path, synthetic):
     assert RunConfig.from_dict(json.loads((run / "config.json").read_text())).model == "sem-alexnet"
     meta = json.loads((run / "meta.json").read_text())
     assert {"git", "torch", "torchvision", "device", "dataset_title"} <= set(meta)
-    assert meta["shortened"] is True
+    assert meta["shortened"] is True  # the per-epoch curves use the training's arithmetic:
+    assert meta["validation_precision"].split()[0] == meta["precision"].split()[0]  # bf16 / fp32
     metrics = runs.read_metrics(run)
     assert len(metrics) == 2 and {"val_exit1_coarse", "val_exit3_fine"} <= set(metrics[0])
     df = evaluate(run, synthetic)
@@ -208,3 +209,18 @@ def test_a_fork_may_lengthen_post_training_and_refuses_other_changes(tmp_path, s
         fork_for(dataclasses.replace(cfg, lr=0.5, post_lr=1e-5), run)
     with pytest.raises(ValueError, match="itself"):
         fork_for(cfg, run)
+
+
+def test_the_fast_path_validates_each_epoch_in_bf16_with_the_fp32_answers(synthetic):
+    from hbn.models import create_model
+    from hbn.train import validate
+    torch.manual_seed(0)
+    model = create_model("gran-hbn", num_fine=synthetic.hierarchy.num_fine,
+                         num_coarse=synthetic.hierarchy.num_coarse, in_channels=3, width=0.25)
+    dtypes = []
+    model.exits["0"].register_forward_hook(lambda m, i, out: dtypes.append(out["fine"].dtype))
+    split = synthetic.val.take(torch.arange(64))
+    fp32 = validate(model, split, synthetic, 32)
+    bf16 = validate(model, split, synthetic, 32, autocast=True)
+    assert dtypes == [torch.float32] * 2 + [torch.bfloat16] * 2
+    assert fp32.keys() == bf16.keys() and all(abs(fp32[k] - bf16[k]) <= 0.05 for k in fp32)
