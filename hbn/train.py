@@ -55,9 +55,8 @@ def validate(model, split, ds: Dataset, batch_size: int,
     With `sem_fine_weight` (AG-HBN post-training), the same pass also reports the semantic
     exit: how often it says fine, how often the eq. (8) target says fine, and how often the
     two agree (its accuracy against its own target). `autocast`: in bf16, as the fast path
-    trains (the per-epoch curves only: a run's test and validation records stay fp32). On a CPU
-    with AMX the fp32 pass took about as long as the training epoch's remaining work
-    (benchmarks/validation_precision.py).
+    trains (the per-epoch curves only: a run's test and validation records stay fp32); about 4x
+    faster than fp32 on a CPU with AMX (benchmarks/validation_precision.py).
     """
     model.eval()
     right: dict[str, float] = {}
