@@ -181,6 +181,7 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
     w_n = exit_weights(cfg, model)
     steps_per_epoch = -(-len(train_split) // cfg.batch_size)
 
+    last = time.time()  # when the previous epoch's log line was made (the wall time between two)
     for epoch in range(start, cfg.epochs):
         post = epoch >= joint_epochs
         if epoch == start or epoch == joint_epochs:  # (re)build the phase's optimizer
@@ -211,9 +212,15 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
         row = {"epoch": epoch + 1, "phase": "post" if post else "joint",
                "train_loss": loss, "train_s": round(train_time, 2),
                "img_per_s": round(seen / train_time, 1)}
+        t1 = time.time()
         val = validate(model, ds.val, ds, cfg.eval_batch_size, cfg.sem_fine_weight if post else None,
                        autocast, device.type)
         row.update({f"val_{k}": round(v, 4) for k, v in val.items()})
+        # Where an epoch's wall time goes: training (train_s), this validation pass, and the
+        # rest since the previous line (the previous checkpoint write, logging, set-up).
+        now = time.time()
+        row.update({"validate_s": round(now - t1, 2), "epoch_wall_s": round(now - last, 2)})
+        last = now
         runs.append_line(out / "metrics.jsonl", json.dumps(row))
         runs.save_atomic({"epoch": epoch + 1, "post": post, "config": cfg.to_dict(),
                           "model": model.state_dict(), "optimizer": optimizer.state_dict()}, ckpt_path)

@@ -57,6 +57,8 @@ def test_run_directory_contents_and_evaluation(tmp_path, synthetic):
     assert meta["validation_precision"].split()[0] == meta["precision"].split()[0]  # bf16 / fp32
     metrics = runs.read_metrics(run)
     assert len(metrics) == 2 and {"val_exit1_coarse", "val_exit3_fine"} <= set(metrics[0])
+    for m in metrics:  # an epoch's wall time holds its training and its validation pass
+        assert 0 < m["validate_s"] and m["train_s"] + m["validate_s"] <= m["epoch_wall_s"] + 0.02
     df = evaluate(run, synthetic)
     assert len(df) == 3 * len(synthetic.test)
     table = accuracy_table(df)
