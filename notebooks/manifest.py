@@ -8,6 +8,8 @@ its parameters cell declares. `PARTS` orders the executed pages into the book's 
 """
 from __future__ import annotations
 
+from hbn.config import PROFILES
+
 MODELS = ["alexnet", "b-alexnet", "sem-alexnet", "gran-hbn", "ag-hbn"]
 EXTRA_SEEDS = {"smoke": [1], "quick": [1, 2], "standard": [1, 2, 3, 4], "paper": [1, 2],
                "tiny": [1, 2]}  # extra Gran-HBN seeds, for intervals
@@ -47,7 +49,7 @@ SCHEDULES = {"standard": dict(
                "paper: constant Adam 1.5e-4, 30 epochs": {"schedule": "constant", "lr": 1.5e-4,
                                                           "warmup_epochs": 0}},
     candidates=["cosine, 30 epochs (tiny)", "cosine, 45 epochs"], tolerance=0.005,
-    max_epochs=30,
+    max_epochs=PROFILES["tiny"]["epochs"],  # the budget is the profile's length
     sized_by=("the length is capped by the time a run may take: an hour alone on the 2-core "
               "machines this study trains on, where no run folder outlives a working session"))}
 
