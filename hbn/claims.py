@@ -35,7 +35,7 @@ class Claim:
     section: str
     quote: str
     criterion: str  # in words: what the interval must show for the claim to hold
-    unit: str  # "points", "nats", "share", "τ"
+    unit: str  # "points", "nats", "share" (computed as a fraction, shown in %), "τ"
     evidence: str  # the {numref} label of the figure or table of the book it concerns
     symbol: str = ""  # what the number is, where its unit does not say ("δ = ")
 
@@ -63,7 +63,7 @@ CLAIMS = [
           "tbl-forced"),
     Claim("ag-hbn-mixes", "AG-HBN chooses the granularity per image", "Abstract, §IV",
           "AG-HBN is shown to capitalize on the accuracy-specificity trade-off for individual images",
-          "the share δ of images its semantic exit answers fine strictly between 0.01 and 0.99",
+          "the share δ of images its semantic exit answers fine strictly between 1 % and 99 %",
           "share", "fig-comparison", "δ = "),
     Claim("ag-hbn-cost", "AG-HBN costs accuracy against Gran-HBN", "§VI-B",
           "AG-HBN automates this process, albeit with a noted loss in accuracy compared to the "
@@ -80,7 +80,7 @@ CLAIMS = [
           "overlaps in both fine label and coarse label classification uncertainties are "
           "identified at each exit",
           f"the share of images whose fine entropy is below the branch's median coarse entropy, "
-          f"at the branch where it is smallest, above {OVERLAP_SHARE:.2f}", "share", "fig-entropy",
+          f"at the branch where it is smallest, above {100 * OVERLAP_SHARE:.0f} %", "share", "fig-entropy",
           "share "),
     Claim("region-batch", "Smaller decision batches widen the operating region", "§VI-A",
           "the size of the operating region increases as the batch size of the test set is reduced",
@@ -93,7 +93,7 @@ CLAIMS = [
           "τ", "tbl-region-vs-batch"),
 ]
 BY_KEY = {c.key: c for c in CLAIMS}
-UNITS = {"points": " points", "nats": " nats", "τ": " in τ"}  # after a number, in words
+UNITS = {"points": " points", "share": " %", "nats": " nats", "τ": " in τ"}  # after a number
 
 
 @dataclass
@@ -266,9 +266,10 @@ def _n(study: Study, key: str) -> str:
 
 
 def decimals(stats: pd.DataFrame, unit: str) -> int:
-    """Places for a claim's numbers: 2 for points; else 3, or more so that the largest of its
-    mean and interval ends shows 2 significant digits (entropy steps of a few thousandths)."""
-    if unit == "points":
+    """Places for a claim's numbers: 2 for points and shares (both in %); else 3, or more so that
+    the largest of its mean and interval ends shows 2 significant digits (entropy steps of a few
+    thousandths)."""
+    if unit in ("points", "share"):
         return 2
     big = np.nanmax(np.abs(stats.to_numpy(float))) if np.isfinite(stats.to_numpy(float)).any() else 1
     return 3 if big == 0 or big >= 0.01 else min(6, 1 - int(np.floor(np.log10(big))))
@@ -276,10 +277,10 @@ def decimals(stats: pd.DataFrame, unit: str) -> int:
 
 def fmt(x: float, unit: str, places: int = 3) -> str:
     """One number of the claims, signed with a true minus: accuracy differences in points,
-    others (shares, nats, τ widths) as they are; shares are unsigned."""
+    shares in % (unsigned), others (nats, τ widths) as they are."""
     if not np.isfinite(x):
         return "n/a"
-    v = 100 * x if unit == "points" else x
+    v = 100 * x if unit in ("points", "share") else x
     text = f"{v:.{places}f}" if unit == "share" else f"{v:+.{places}f}"
     return text.replace("-", "−")
 

@@ -78,7 +78,8 @@ def runtime(study: Study) -> pd.DataFrame:
     """Training time per run from its log (hbn.study.training_cost), then a row for all runs."""
     cost = training_cost(study)
     total = {"model": f"all {len(cost)} runs", "seed": pd.NA, "epochs": int(cost["epochs"].sum()),
-             "training minutes": cost["training minutes"].sum(), "images/s": np.nan}
+             "training minutes": cost["training minutes"].sum(),
+             "wall minutes": cost["wall minutes"].sum(min_count=len(cost)), "images/s": np.nan}
     out = pd.concat([cost, pd.DataFrame([total])], ignore_index=True)
     return out.astype({"seed": "Int64"})
 

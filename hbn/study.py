@@ -285,16 +285,22 @@ def hyperparameters(study: Study) -> pd.DataFrame:
 def training_cost(study: Study) -> pd.DataFrame:
     """Per run, from its log and meta.json: epochs, training minutes (the sum of the epochs'
     training time: validation and evaluation passes are not included), images/s over the whole
-    run (images trained / seconds), and where and how it ran. A run forked from another's
-    joint-training checkpoint (AG-HBN post-training variants) counts only its own epochs."""
+    run (images trained / seconds), wall minutes (the sum of the epochs' wall time, from one
+    epoch's log line to the next: training, validation, checkpoint writes; NaN where a log
+    predates `epoch_wall_s`; a resumed run's pause is in no epoch), and where and how it ran.
+    A run forked from another's joint-training checkpoint (AG-HBN post-training variants)
+    counts only its own epochs."""
     rows = []
     for (model, seed), run in study.runs.items():
         forked = run.meta.get("forked_at_epoch", 0)
         ep = [m for m in run.metrics if "train_s" in m and m.get("epoch", 0) > forked]
         seconds = sum(m["train_s"] for m in ep)
         images = sum(m["train_s"] * m["img_per_s"] for m in ep)
+        walls = [m.get("epoch_wall_s") for m in ep]
+        wall = sum(walls) / 60 if ep and None not in walls else np.nan
         rows.append({"model": MODEL_TITLES[model], "seed": seed, "epochs": len(ep),
-                     "training minutes": seconds / 60, "images/s": images / seconds if seconds else np.nan,
+                     "training minutes": seconds / 60, "wall minutes": wall,
+                     "images/s": images / seconds if seconds else np.nan,
                      "precision": run.meta.get("precision", "fp32"), "device": run.meta.get("device", "?"),
                      "threads": _threads(run.meta),
                      "note": "; ".join(_notes(run.meta, forked))})

@@ -81,6 +81,7 @@ def test_summary_names_each_verdict():
     # a number whose unit does not say what it is is named
     by = {v.key: v for v in C.assess(study(ag={s: np.full(400, 0.8) for s in (0, 1, 2)}))}
     assert by["ag-hbn-mixes"].shown.startswith("δ = ") and by["ag-hbn-mixes"].text.startswith("δ = ")
+    assert re.fullmatch(r"δ = \d+\.\d\d %", by["ag-hbn-mixes"].shown)  # in %, as Findings write δ
     assert by["region-depth"].shown.endswith(" in τ") and by["entropy-falls"].shown.endswith(" nats")
     table = C.table({"synthetic": vs, "Tiny ImageNet 100/20": "not yet trained"})
     assert list(table.columns) == ["claim", "synthetic", "Tiny ImageNet 100/20"]

@@ -52,6 +52,11 @@ def test_training_cost_sums_the_logged_training_time():
     assert ag["precision"] == "bf16 autocast (CPU)" and ag["threads"] == 1
     gran = t.loc[("Gran-HBN", 1)]
     assert gran["epochs"] == 0 and gran["training minutes"] == 0 and math.isnan(gran["images/s"])
+    assert math.isnan(ag["wall minutes"])  # a log without epoch_wall_s: not recorded, not 0
+    timed = [{**m, "epoch_wall_s": 2 * m["train_s"]} for m in metrics[:3]] + metrics[3:]
+    w = training_cost(Study("synthetic", "smoke", {("ag-hbn", 0): Run(
+        make_config("smoke", model="ag-hbn"), Path("w"), None, {}, timed, meta)})).iloc[0]
+    assert w["wall minutes"] == 6.0 and w["training minutes"] == 3.0
     fork = Run(make_config("smoke", model="ag-hbn"), Path("f"), None, {}, metrics, {"forked_at_epoch": 2})
     f = training_cost(Study("synthetic", "smoke", {("ag-hbn", 0): fork})).iloc[0]
     assert f["epochs"] == 1 and f["training minutes"] == 1.0 and f["note"] == "forked at epoch 2"
