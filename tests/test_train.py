@@ -55,6 +55,7 @@ def test_run_directory_contents_and_evaluation(tmp_path, synthetic):
     assert {"git", "torch", "torchvision", "device", "dataset_title"} <= set(meta)
     assert meta["shortened"] is True  # the per-epoch curves use the training's arithmetic:
     assert meta["validation_precision"].split()[0] == meta["precision"].split()[0]  # bf16 / fp32
+    assert meta["subnormals"].startswith("flushed to zero")  # the 2x slowdown of long CPU runs
     metrics = runs.read_metrics(run)
     assert len(metrics) == 2 and {"val_exit1_coarse", "val_exit3_fine"} <= set(metrics[0])
     for m in metrics:  # an epoch's wall time holds its training and its validation pass
@@ -226,3 +227,23 @@ def test_the_fast_path_validates_each_epoch_in_bf16_with_the_fp32_answers(synthe
     bf16 = validate(model, split, synthetic, 32, autocast=True)
     assert dtypes == [torch.float32] * 2 + [torch.bfloat16] * 2
     assert fp32.keys() == bf16.keys() and all(abs(fp32[k] - bf16[k]) <= 0.05 for k in fp32)
+
+
+def test_subnormals_are_flushed_in_every_worker_thread_not_only_the_callers():
+    """torch.set_flush_denormal sets the calling thread's flag only; the OpenMP workers, created
+    earlier, keep theirs and still compute half of a 2-thread op on subnormals (slowly)."""
+    from hbn.device import flush_subnormals
+    if torch.get_num_threads() < 2:
+        pytest.skip("one thread: no worker to reach")
+    torch.randn(512, 512) @ torch.randn(512, 512)  # the worker threads exist
+    try:
+        flush_subnormals(False)  # (earlier trainings in this process flushed)
+        x = torch.full((1 << 20,), 1e-39)  # subnormal in fp32; times 1 it is 0 only when flushed
+        assert not bool((x * 1.0 == 0).any())
+        torch.set_flush_denormal(True)  # this thread only
+        assert 0 < int((x * 1.0 == 0).sum()) < x.numel()  # the workers' share is not flushed
+        assert flush_subnormals().startswith("flushed to zero (all")
+        assert bool((x * 1.0 == 0).all())
+    finally:
+        flush_subnormals(False)
+    assert not bool((x * 1.0 == 0).any())
