@@ -101,7 +101,7 @@ def main() -> None:
     print(f"flushing subnormals: {ratio:.2f}x the images/s ({best['on']:.0f} against {best['off']:.0f})")
     from hbn.runs import environment
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps({"checkpoint": os.path.basename(os.path.dirname(args.checkpoint)),
+    Path(args.out).write_text(json.dumps({"checkpoint": os.path.abspath(args.checkpoint),
                                           "epoch": state["epoch"], "subnormal_before": before,
                                           "runs": results, "best_img_per_s": best, "ratio": ratio,
                                           "environment": environment()}, indent=1) + "\n")
