@@ -42,7 +42,7 @@ def compiled(model):
 # --- subnormal floats -----------------------------------------------------------------------
 # Weight decay drives many weights and Adam moments of a long CPU run into the subnormal range
 # (a Tiny ImageNet Sem-AlexNet after 8 epochs: 5.5 M of its 11.7 M weights), where x86
-# arithmetic is many times slower: its epochs slowed from 54 s to 120 s. Flushing subnormals to
+# arithmetic is many times slower: its epochs slowed from 54 s to 172 s. Flushing subnormals to
 # zero (FTZ/DAZ) restores the speed (2.04x, benchmarks/denormals.py) and changes no value above
 # 1.2e-38. The flag is per thread, and the OpenMP workers that do most of the CPU work keep the
 # one they were created with, so `flush_subnormals` sets it in each of them too.
@@ -71,11 +71,13 @@ def flush_subnormals(on: bool = True) -> str:
     import ctypes
     if not torch.set_flush_denormal(on):
         return "not supported by this CPU (no SSE3)"
-    lib = _openmp()
-    n = torch.get_num_threads()
-    if lib is None or n == 1:
-        return f"{'flushed to zero' if on else 'kept'} ({'1 thread' if n == 1 else 'this thread only: no libgomp found'})"
+    done = "flushed to zero" if on else "kept"
+    lib, n = _openmp(), torch.get_num_threads()
+    if n == 1:
+        return f"{done} (1 thread)"
+    if lib is None:
+        return f"{done} (this thread only: torch's OpenMP runtime is not GNU libgomp)"
     callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _: torch.set_flush_denormal(on))
     lib.GOMP_parallel.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
     lib.GOMP_parallel(ctypes.cast(callback, ctypes.c_void_p), None, n, 0)  # each thread runs it once
-    return f"{'flushed to zero' if on else 'kept'} (all {n} threads)"
+    return f"{done} (all {n} threads)"
