@@ -99,7 +99,8 @@ def train(cfg: RunConfig, ds: Dataset | None = None, resume: bool = False, progr
     A finished run's folder is never written: `resume` then does nothing, and only `retrain`
     re-makes it (the old folder is kept as `<run>.previous`). The run folder's lock (hbn.lock)
     is held throughout: a second process fails at once. `stop_after` ends the call after that
-    many epochs in total (to test resuming).
+    many epochs in total (to test resuming). On the CPU it leaves the process flushing
+    subnormal floats to zero in every thread (hbn.device.flush_subnormals).
     """
     if retrain:
         runs.set_aside(runs.run_dir(cfg), log)
