@@ -44,9 +44,12 @@ PROFILES: dict[str, dict] = {
     # there), not by convergence: Gran-HBN seed 0 trained 1.5x as long (45 epochs) ends 1.2-2.3
     # points of validation fine accuracy above it at every exit (the schedule page says so).
     # AG-HBN post-trains the paper's share of the epochs (20 of 120 = 5 of 30: 25 joint + 5 post)
-    # at the authors' post-training lr 1e-5.
+    # at 1e-4, ten times the authors' post-training lr, because validation showed it must be: at
+    # 1e-5 (seed 0, runs/tiny-imagenet-100/tiny-b0fbf857/ag-hbn-s0) the semantic exit's agreement
+    # with the eq. (8) target still rose at every post-training epoch and ended at 62.2 % (the
+    # majority answer: 59.1 %); forked from the same joint checkpoint, 1e-4 ended at 65.1 %.
     "tiny": dict(dataset="tiny-imagenet-100", epochs=30, post_epochs=5, width=1.0, train_subset=0,
-                 lr=1e-3, schedule="cosine", warmup_epochs=1, post_lr=1e-5),
+                 lr=1e-3, schedule="cosine", warmup_epochs=1, post_lr=1e-4),
     # Table I exactly: 120 epochs; AG-HBN 100 joint + 20 post-training epochs.
     "paper": dict(dataset="cifar100", epochs=120, post_epochs=20, width=1.0, train_subset=0),
 }
