@@ -245,3 +245,12 @@ TINY_IMAGENET = Hierarchy(
     tuple(name for name, _ in TINY_IMAGENET_100),
     tuple(c for c, (_, classes) in enumerate(TINY_IMAGENET_100) for _ in classes),
 )
+
+
+def of(dataset: str) -> Hierarchy:
+    """The class hierarchy of a dataset name (hbn.config.DATASETS)."""
+    table = {"cifar100": CIFAR100, "fashion-mnist": FASHION_MNIST,
+             "tiny-imagenet-100": TINY_IMAGENET, "synthetic": synthetic()}
+    if dataset not in table:
+        raise ValueError(f"unknown dataset {dataset!r}: one of {', '.join(table)}")
+    return table[dataset]

@@ -328,8 +328,7 @@ def untrained(model: str, dataset: str, width: float = 1.0):
     depend on the weights, so the book can count and time without any."""
     from . import hierarchy as H
     from .models import create_model
-    h = {"cifar100": H.CIFAR100, "fashion-mnist": H.FASHION_MNIST,
-         "tiny-imagenet-100": H.TINY_IMAGENET, "synthetic": H.synthetic()}[dataset]
+    h = H.of(dataset)
     return create_model(model, h.num_fine, h.num_coarse, IN_CHANNELS[dataset], width)
 
 

@@ -131,8 +131,7 @@ def expectations(run: Path) -> dict:
     if (run / "config.json").exists():
         from . import hierarchy as hier
         dataset = runs.load_config(run).dataset
-        h = {"cifar100": hier.CIFAR100, "fashion-mnist": hier.FASHION_MNIST,
-             "tiny-imagenet-100": hier.TINY_IMAGENET, "synthetic": hier.synthetic(4, 3)}[dataset]
+        h = hier.of(dataset)
         out = {"fine_to_coarse": list(h.fine_to_coarse_ids)}
         if dataset in _DATASET_TEST_IMAGES:
             out["images"] = _DATASET_TEST_IMAGES[dataset]

@@ -10,6 +10,15 @@ from hbn import batching, data, hierarchy
 from hbn.data import DataCorrupt, DataUnavailable
 
 
+def test_every_dataset_names_its_hierarchy_and_an_unknown_one_is_refused():
+    from hbn.config import DATASETS
+    shapes = {d: (hierarchy.of(d).num_fine, hierarchy.of(d).num_coarse) for d in DATASETS}
+    assert shapes == {"cifar100": (100, 20), "fashion-mnist": (10, 6),
+                      "tiny-imagenet-100": (100, 20), "synthetic": (12, 4)}
+    with pytest.raises(ValueError, match="unknown dataset 'cifar10'.*tiny-imagenet-100"):
+        hierarchy.of("cifar10")
+
+
 def test_cifar100_hierarchy_has_20_superclasses_of_5():
     h = hierarchy.CIFAR100
     assert h.num_fine == 100 and h.num_coarse == 20
