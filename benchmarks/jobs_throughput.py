@@ -4,13 +4,14 @@ on the same data; images/s summed over the processes. Also a profile of one step
 
     python benchmarks/jobs_throughput.py [--dataset tiny-imagenet-100] [--steps 60] [--jobs 1 2]
 
-Writes benchmarks/results/jobs_throughput-<dataset>.json (and the step profile beside it).
+Writes benchmarks/results/jobs_throughput-<dataset>-<cpu>.json (and the step profile beside it).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,25 +21,26 @@ OUT = Path(__file__).parent / "results"
 
 
 def _fast_step(dataset: str, threads: int):
-    """hbn.train's fast-path training step (bf16 autocast + channels_last where the CPU has
-    native bf16, fused Adam) for a fresh Gran-HBN, and an endless iterator of training batches."""
+    """hbn.train's fast-path training step (bf16 autocast where the CPU has native bf16, else
+    fp32; channels_last; fused Adam; subnormals flushed) for a fresh Gran-HBN, and an endless iterator of training batches."""
     import torch
     torch.set_num_threads(threads)
     from hbn.batching import batches
     from hbn.config import make_config
     from hbn.data import load_dataset
-    from hbn.device import cpu_has_bf16
+    from hbn.device import channels_last, cpu_has_bf16, flush_subnormals
     from hbn.models import build_model
     from hbn.train import _optimizer, exit_weights, make_step
+    flush_subnormals()
     cfg = make_config("tiny", dataset=dataset)
     ds = load_dataset(dataset)
     torch.manual_seed(0)
     model = build_model(cfg, ds).train()
-    bf16 = cpu_has_bf16()
-    if bf16:
+    bf16, cl = cpu_has_bf16(), channels_last(cfg, torch.device("cpu"))
+    if cl:
         model.to(memory_format=torch.channels_last)
     step = make_step(cfg, model, _optimizer(cfg, model, False), exit_weights(cfg, model),
-                     autocast=bf16, channels_last=bf16)
+                     autocast=bf16, channels_last=cl)
     gen = torch.Generator().manual_seed(0)
 
     def forever():
@@ -97,7 +99,14 @@ def main():
             results[n].append(sum(rates))
     best = {n: max(v) for n, v in results.items()}
     table = profile_step(args.dataset, cores)
-    summary = {"dataset": args.dataset, "cores": cores, "steps": args.steps,
+    import torch
+    from hbn.config import make_config
+    from hbn.device import precision
+    from hbn.runs import environment
+    env = environment()
+    summary = {"dataset": args.dataset, "device": env.get("device"),
+               "precision": precision(make_config("tiny"), torch.device("cpu")),
+               "cores": cores, "steps": args.steps,
                "repeats": args.repeats, "load_average_1min_at_end": round(os.getloadavg()[0], 2),
                "aggregate_img_per_s": {f"--jobs {n} ({max(1, cores // n)} threads each)": round(v, 1)
                                        for n, v in best.items()},
@@ -109,9 +118,12 @@ def main():
         print(f"{k}: {v} img/s summed over jobs")
     print(table)
     OUT.mkdir(exist_ok=True)
-    path = OUT / f"jobs_throughput-{args.dataset}.json"
+    # One file per CPU model: the answer differs between machines (a CPU with native bf16:
+    # 1.09x in the 2026-12-01 file, which names no CPU).
+    cpu = re.sub(r"[^a-z0-9]+", "-", str(env.get("device", "cpu")).lower()).strip("-")
+    path = OUT / f"jobs_throughput-{args.dataset}-{cpu}.json"
     path.write_text(json.dumps(summary, indent=2))
-    (OUT / f"step_profile-{args.dataset}.txt").write_text(table)
+    (OUT / f"step_profile-{args.dataset}-{cpu}.txt").write_text(table)
     print(f"wrote {path}")
 
 

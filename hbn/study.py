@@ -321,4 +321,9 @@ def _threads(meta: dict):
 def _notes(meta: dict, forked: int) -> list[str]:
     notes = [f"forked at epoch {forked}"] if forked else []
     at = [str(r.get("at_epoch", "?")) for r in meta.get("resumed", [])]
-    return notes + ([f"resumed after epoch {', '.join(at)}"] if at else [])
+    notes += [f"resumed after epoch {', '.join(at)}"] if at else []
+    for r in meta.get("resumed", []):  # resumed on another machine: another CPU, or precision
+        moved = [r[k] for k in ("device", "precision") if r.get(k) not in (None, meta.get(k))]
+        if moved:
+            notes.append(f"from epoch {r.get('at_epoch', 0) + 1} on {', '.join(moved)}")
+    return notes

@@ -21,6 +21,7 @@ from . import identity, runs
 from .config import RunConfig
 from .batching import batches
 from .data import Dataset, load_dataset
+from .device import channels_last as uses_channels_last
 from .device import compiled, cpu_has_bf16, flush_subnormals, precision, resolve_device
 from .lock import run_lock
 from .losses import joint_loss, semantic_loss, semantic_target
@@ -85,6 +86,10 @@ def _autocast(cfg: RunConfig, device) -> bool:
 def _validation_precision(cfg: RunConfig, device) -> str:
     """How the per-epoch validation curves were computed (runs before 2026-12-04: fp32)."""
     return "bf16 autocast" if _autocast(cfg, device) else "fp32"
+
+
+def _memory_format(cfg: RunConfig, device) -> str:
+    return "channels_last" if uses_channels_last(cfg, device) else "contiguous"
 
 
 def _epoch_generator(cfg: RunConfig, epoch: int, device) -> torch.Generator:
@@ -159,10 +164,13 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
                                             "dataset_title": ds.title,
                                             "optimizer": f"torch.optim.Adam ({ADAM_IMPL})",
                                             "subnormals": subnormals,
+                                            "memory_format": _memory_format(cfg, device),
                                             "shortened": cfg.shortened, "train_images": _n_train(cfg, ds)})
     elif start < cfg.epochs:  # (a checkpoint of the last epoch only lacks its final weights)
         meta = runs.read_meta(out)
         meta.setdefault("resumed", []).append({"at_epoch": start, **runs.environment(),
+                                               "precision": precision(cfg, device),
+                                               "memory_format": _memory_format(cfg, device),
                                                "subnormals": subnormals})
         runs.write_json(out / "meta.json", meta)
     # Keep the log lines of the epochs the checkpoint holds (a crash may have left one more).
@@ -179,8 +187,7 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
         train_split = ds.train.take(torch.arange(min(cfg.train_subset, len(ds.train)), device=device))
     use_graphs = cfg.fast and device.type == "cuda"
     autocast = _autocast(cfg, device)
-    # channels_last measured ~7 % faster with bf16 on the 2-core CPU (benchmarks/train_throughput.py)
-    channels_last = autocast and device.type == "cpu"
+    channels_last = uses_channels_last(cfg, device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     forward = compiled(model) if use_graphs else model
@@ -188,6 +195,7 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
     steps_per_epoch = -(-len(train_split) // cfg.batch_size)
 
     last = time.time()  # when the previous epoch's log line was made (the wall time between two)
+    last_cpu = time.process_time()
     for epoch in range(start, cfg.epochs):
         post = epoch >= joint_epochs
         if epoch == start or epoch == joint_epochs:  # (re)build the phase's optimizer
@@ -225,8 +233,11 @@ def _train(cfg: RunConfig, ds, resume: bool, progress: bool, log, stop_after) ->
         # Where an epoch's wall time goes: training (train_s), this validation pass, and the
         # rest since the previous line (the previous checkpoint write, logging, set-up).
         now = time.time()
-        row.update({"validate_s": round(now - t1, 2), "epoch_wall_s": round(now - last, 2)})
-        last = now
+        # cpu_s: the process's CPU seconds over the same span, all threads: unlike wall time it
+        # does not grow while the run is paused or starved by other work on a shared machine.
+        row.update({"validate_s": round(now - t1, 2), "epoch_wall_s": round(now - last, 2),
+                    "cpu_s": round(time.process_time() - last_cpu, 2)})
+        last, last_cpu = now, time.process_time()
         runs.append_line(out / "metrics.jsonl", json.dumps(row))
         runs.save_atomic({"epoch": epoch + 1, "post": post, "config": cfg.to_dict(),
                           "model": model.state_dict(), "optimizer": optimizer.state_dict()}, ckpt_path)

@@ -64,6 +64,13 @@ def test_training_cost_sums_the_logged_training_time():
     r = training_cost(Study("synthetic", "smoke", {("gran-hbn", 2): Run(
         make_config("smoke", model="gran-hbn"), Path("r"), None, {}, metrics, resumed)})).iloc[0]
     assert r["threads"] == "1, 2 after epoch 9" and r["note"] == "resumed after epoch 4, 9"
+    moved = {"device": "cpu (Intel Xeon)", "precision": "bf16 autocast (CPU)", "resumed": [
+        {"at_epoch": 3, "device": "cpu (Intel Xeon)", "precision": "bf16 autocast (CPU)"},
+        {"at_epoch": 7, "device": "cpu (AMD EPYC)", "precision": "fp32 (CPU without native bf16)"}]}
+    m = training_cost(Study("synthetic", "smoke", {("gran-hbn", 2): Run(
+        make_config("smoke", model="gran-hbn"), Path("m"), None, {}, metrics, moved)})).iloc[0]
+    assert m["note"] == ("resumed after epoch 3, 7; "  # the same machine says nothing more
+                         "from epoch 8 on cpu (AMD EPYC), fp32 (CPU without native bf16)")
 
 
 def test_authors_values_read_off_figures_keep_their_approximation_sign():

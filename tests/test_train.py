@@ -56,10 +56,12 @@ def test_run_directory_contents_and_evaluation(tmp_path, synthetic):
     assert meta["shortened"] is True  # the per-epoch curves use the training's arithmetic:
     assert meta["validation_precision"].split()[0] == meta["precision"].split()[0]  # bf16 / fp32
     assert meta["subnormals"].startswith("flushed to zero")  # the 2x slowdown of long CPU runs
+    assert meta["memory_format"] == "channels_last"  # the fast path on a CPU, bf16 or fp32
     metrics = runs.read_metrics(run)
     assert len(metrics) == 2 and {"val_exit1_coarse", "val_exit3_fine"} <= set(metrics[0])
     for m in metrics:  # an epoch's wall time holds its training and its validation pass
         assert 0 < m["validate_s"] and m["train_s"] + m["validate_s"] <= m["epoch_wall_s"] + 0.02
+        assert 0 < m["cpu_s"]  # CPU seconds of the epoch, all threads (pauses do not count)
     df = evaluate(run, synthetic)
     assert len(df) == 3 * len(synthetic.test)
     table = accuracy_table(df)
@@ -247,3 +249,11 @@ def test_subnormals_are_flushed_in_every_worker_thread_not_only_the_callers():
     finally:
         flush_subnormals(False)
     assert not bool((x * 1.0 == 0).any())
+
+
+def test_channels_last_on_the_cpu_fast_path_only():
+    from hbn.device import channels_last
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert channels_last(make_config("smoke"), cpu)  # bf16 or fp32: both measured faster
+    assert not channels_last(make_config("smoke", fast=False), cpu)  # "ours fp32" stays as it was
+    assert not channels_last(make_config("smoke"), gpu)
