@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -102,7 +101,7 @@ def main():
     import torch
     from hbn.config import make_config
     from hbn.device import precision
-    from hbn.runs import environment
+    from hbn.runs import cpu_tag, environment
     env = environment()
     summary = {"dataset": args.dataset, "device": env.get("device"),
                "precision": precision(make_config("tiny"), torch.device("cpu")),
@@ -120,7 +119,7 @@ def main():
     OUT.mkdir(exist_ok=True)
     # One file per CPU model: the answer differs between machines (a CPU with native bf16:
     # 1.09x in the 2026-12-01 file, which names no CPU).
-    cpu = re.sub(r"[^a-z0-9]+", "-", str(env.get("device", "cpu")).lower()).strip("-")
+    cpu = cpu_tag()
     path = OUT / f"jobs_throughput-{args.dataset}-{cpu}.json"
     path.write_text(json.dumps(summary, indent=2))
     (OUT / f"step_profile-{args.dataset}-{cpu}.txt").write_text(table)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import time
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from hbn.config import make_config
 from hbn.data import load_dataset
 from hbn.device import cpu_has_bf16, flush_subnormals, precision
 from hbn.models import build_model
-from hbn.runs import environment
+from hbn.runs import cpu_tag, environment
 from hbn.train import _optimizer, exit_weights, make_step
 
 OUT = Path(__file__).parent / "results"
@@ -80,7 +79,7 @@ def main():
         print(f"{m}: contiguous {max(r['contiguous']):.0f} img/s, channels_last {max(r['channels_last']):.0f} "
               f"img/s (best of {args.repeats}): {max(r['channels_last']) / max(r['contiguous']):.2f}x, "
               f"mean {sum(r['channels_last']) / sum(r['contiguous']):.2f}x ({summary['precision']})")
-    cpu = re.sub(r"[^a-z0-9]+", "-", str(env.get("device", "cpu")).lower()).strip("-")
+    cpu = cpu_tag()
     OUT.mkdir(exist_ok=True)
     path = OUT / f"memory_format-{args.dataset}-{cpu}.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")

@@ -84,6 +84,12 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_tag() -> str:
+    """The CPU model as a file-name part ("amd-epyc"): benchmarks that differ per machine write
+    one result file per CPU."""
+    return re.sub(r"[^a-z0-9]+", "-", cpu_model().lower()).strip("-")
+
+
 def environment() -> dict:
     import numpy
     import torchvision

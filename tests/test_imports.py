@@ -69,3 +69,9 @@ def test_a_planted_cycle_is_found(tmp_path):
     (pkg / "b.py").write_text("def f():\n    from . import a\n")
     (pkg / "c.py").write_text("import hbn.a\n")
     assert cycles(import_graph(pkg)) == [["a", "b", "a"]]
+
+
+def test_cpu_tag_is_a_file_name_part():
+    from hbn.runs import cpu_tag
+    tag = cpu_tag()
+    assert tag and all(c.isalnum() or c == "-" for c in tag) and tag == tag.lower()
