@@ -180,6 +180,16 @@ def _join(values) -> str:
     return ", ".join(values) or "not recorded"
 
 
+def _arithmetic(metas) -> str:
+    """The precision the runs trained in; where machines differed, how many runs each, and that
+    the seeds' intervals include the difference."""
+    counts = pd.Series([m.get("precision", "fp32") for m in metas]).value_counts(sort=False)
+    if len(counts) < 2:
+        return _join(counts.index)
+    return (" and ".join(f"{p} ({n} run{'s' * (n != 1)})" for p, n in counts.items())
+            + ", as each machine allowed: the intervals over seeds include that difference")
+
+
 def summary(study: Study, verdicts, f: dict[str, Fact], results: str, decision_batch: int,
             schedule_page: bool = True, capped: bool = False) -> dict:
     """The six sections of the Reproducibility Summary as MyST Markdown. `verdicts` are the
@@ -204,8 +214,7 @@ def summary(study: Study, verdicts, f: dict[str, Fact], results: str, decision_b
             f"{f['runs'].value} training runs of {f['epochs'].value} epochs took "
             f"{f['minutes'].value} minutes of training in all, {f['least'].value} to "
             f"{f['most'].value} per run ({f['runs'].ref}), on {_join(m.get('device') for m in metas)} "
-            f"with {_threads(study)} thread(s), in {_join(m.get('precision') for m in metas)}; "
-            "no GPU was used."),
+            f"with {_threads(study)} thread(s), in {_arithmetic(metas)}; no GPU was used."),
         "results": results,
         "easy": (
             "The architectures and the loss: the authors' code gives every layer, and our "

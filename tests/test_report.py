@@ -158,3 +158,12 @@ def test_a_profile_without_a_schedule_page_links_none(study):
     text = " ".join(R.summary(study, [], f, "", 512, schedule_page=False).values())
     assert "{doc}`schedule`" not in text and "set by hand" in text
     assert "{doc}`schedule`" in " ".join(R.summary(study, [], f, "", 512).values())
+
+
+def test_runs_in_different_arithmetic_are_counted_and_the_intervals_said_to_include_it(study):
+    f = R.facts(study, 0.25)
+    assert "in fp32; no GPU was used" in R.summary(study, [], f, "", 512)["methodology"]
+    study.runs[("gran-hbn", 1)].meta["precision"] = "bf16 autocast (CPU)"
+    text = R.summary(study, [], f, "", 512)["methodology"]
+    assert ("in fp32 (2 runs) and bf16 autocast (CPU) (1 run), as each machine allowed: the "
+            "intervals over seeds include that difference; no GPU") in text
